@@ -1,0 +1,37 @@
+//! Typed columnar tables with schemas: the data model every other ehrsynth crate works on.
+//!
+//! What lives here:
+//! - [`Table`] and [`Column`]: columns of one [`ColumnKind`] each (continuous `f64`, integer `i64`,
+//!   binary 0/1, dictionary-coded categorical strings), every cell possibly missing. Columns sit
+//!   behind `Arc`, so selecting columns never copies data.
+//! - [`Schema`] and [`ColumnSpec`]: kind, unit, valid range, categories, whether missing values are
+//!   allowed, a description and a [`Role`] per column; inferred from data ([`Schema::infer`]) and
+//!   read from / written to an editable TOML file.
+//! - Row validation ([`Schema::validate_cells`], [`Schema::validate_table`]) that says, for every
+//!   rejected row, which column failed and why.
+//! - CSV (plain or `.csv.gz`) and Parquet reading and writing chosen by file extension ([`io`]).
+//! - Seeded splits: stratified train/holdout and hospital (site) hold-outs ([`split`]).
+//! - A tiny [`Progress`] trait so library code can report long work without depending on a UI crate.
+//!
+//! What does not live here: anything about eICU (see `ehrsynth-cohort`), metrics, or generators.
+
+pub mod cell;
+pub mod column;
+pub mod error;
+pub mod io;
+pub mod progress;
+pub mod text;
+pub mod schema;
+pub mod split;
+pub mod table;
+pub mod validate;
+
+pub use column::{Column, ColumnData, Validity, Value};
+pub use error::TableError;
+pub use progress::{NoProgress, Progress};
+pub use schema::{ColumnKind, ColumnSpec, Role, Schema};
+pub use table::Table;
+pub use validate::{CellRejection, RejectReason, RowRejection, ValidationReport};
+
+/// Result type of this crate.
+pub type Result<T, E = TableError> = std::result::Result<T, E>;
