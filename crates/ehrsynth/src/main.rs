@@ -1,1 +1,47 @@
-fn main() {}
+//! The `ehrsynth` command line: a thin layer over the library crates that parses arguments,
+//! draws progress bars and prints results. Each subcommand lives in [`commands`].
+
+mod commands;
+mod progress;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Synthetic ICU patient tables you can trust: build cohorts, generate, audit.
+#[derive(Debug, Parser)]
+#[command(name = "ehrsynth", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a cohort table: from eICU's own tables, or the built-in simulated reference cohort.
+    #[command(subcommand)]
+    Cohort(commands::cohort::CohortCommand),
+    /// Print the inferred schema (TOML) of a CSV, CSV.GZ or Parquet table.
+    #[command(after_help = commands::schema::EXAMPLES)]
+    Schema(commands::schema::SchemaArgs),
+    /// The offline main job: build the reference cohort, write it with its schema, print a summary.
+    #[command(after_help = commands::quickstart::EXAMPLES)]
+    Quickstart(commands::quickstart::QuickstartArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cohort(c) => commands::cohort::run(c),
+        Command::Schema(a) => commands::schema::run(a),
+        Command::Quickstart(a) => commands::quickstart::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `ehrsynth schema`: print (or write) the inferred schema of a table.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use ehrsynth_table::io::read_table;
+use ehrsynth_table::schema::RoleHints;
+use ehrsynth_table::{Role, Schema};
+
+pub const EXAMPLES: &str = "Examples:
+  ehrsynth schema cohort.csv --target death --site hospitalid --group is_female --group race_black
+  ehrsynth schema cohort.parquet --target death --out cohort.schema.toml   # then edit it
+  ehrsynth schema cohort.csv --schema cohort.schema.toml                    # check a table against an edited schema";
+
+/// Arguments of `ehrsynth schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The table: .csv, .csv.gz, .tsv or .parquet.
+    data: PathBuf,
+    /// The outcome column.
+    #[arg(long)]
+    target: Option<String>,
+    /// The hospital (site) column.
+    #[arg(long)]
+    site: Option<String>,
+    /// A demographic group column (repeat for several).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// An identifier column (repeat for several).
+    #[arg(long = "id")]
+    ids: Vec<String>,
+    /// Read the table with this schema file instead of inferring one, and report rows that break it.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Write the schema to this file instead of printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `ehrsynth schema`.
+pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
+    let given = args.schema.as_deref().map(Schema::load).transpose()?;
+    let table = read_table(&args.data, given.as_ref())?;
+    let schema = match given {
+        Some(mut schema) => {
+            apply_roles(&mut schema, &args)?;
+            let report = schema.validate_table(&table)?;
+            eprintln!(
+                "{}: {} of {} rows break the schema",
+                args.data.display(),
+                report.rejected.len(),
+                report.n_rows
+            );
+            for ((column, reason), n) in report.counts() {
+                eprintln!("  {column}: {n} x {reason}");
+            }
+            schema
+        }
+        None => {
+            let hints = RoleHints {
+                target: args.target.clone(),
+                site: args.site.clone(),
+                groups: args.groups.clone(),
+                ids: args.ids.clone(),
+            };
+            Schema::infer(&table, &hints)?
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            schema.save(path)?;
+            eprintln!("wrote {} ({} columns)", path.display(), schema.columns().len());
+        }
+        None => print!("{}", schema.to_toml()),
+    }
+    Ok(())
+}
+
+fn apply_roles(schema: &mut Schema, args: &SchemaArgs) -> anyhow::Result<()> {
+    let assignments = args
+        .target
+        .iter()
+        .map(|c| (c, Role::Target))
+        .chain(args.site.iter().map(|c| (c, Role::Site)))
+        .chain(args.groups.iter().map(|c| (c, Role::Group)))
+        .chain(args.ids.iter().map(|c| (c, Role::Id)));
+    for (column, role) in assignments {
+        schema.set_role(column, role).with_context(|| format!("setting the role of '{column}'"))?;
+    }
+    Ok(())
+}

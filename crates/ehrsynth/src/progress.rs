@@ -1,0 +1,54 @@
+//! Progress bars on stderr for the library's [`Progress`] reports (hidden when stderr is not a
+//! terminal, so logs and CI output stay clean).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ehrsynth_table::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// One bar per phase; a new phase finishes the previous bar.
+#[derive(Default)]
+pub struct Bars {
+    current: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn start(&self, label: &str, total: Option<u64>, unit: &str) {
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
+        };
+        let template = match (total.is_some(), unit) {
+            (true, "bytes") => "{prefix:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            (true, _) => "{prefix:>28} [{bar:30}] {pos}/{len} eta {eta}",
+            (false, _) => "{prefix:>28} {spinner} {pos} {msg}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        if let Ok(mut current) = self.current.lock()
+            && let Some(old) = current.replace(bar)
+        {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, delta: u64) {
+        if let Ok(current) = self.current.lock()
+            && let Some(bar) = current.as_ref()
+        {
+            bar.inc(delta);
+        }
+    }
+
+    fn finish(&self, message: &str) {
+        if let Ok(mut current) = self.current.lock()
+            && let Some(bar) = current.take()
+        {
+            bar.finish_with_message(message.to_string());
+        }
+    }
+}
