@@ -66,7 +66,7 @@ pub enum TableError {
         expected: String,
     },
     /// A column the schema requires is not in the file.
-    #[error("{path}: column '{column}' is required by the schema but not in the file (columns found: {found})")]
+    #[error("{path}: column '{column}' is required but not in the file (columns found: {found})")]
     MissingColumn {
         /// The file (or table name).
         path: PathBuf,
