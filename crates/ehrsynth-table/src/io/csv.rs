@@ -47,6 +47,11 @@ pub fn open_delimited<'a>(
 ) -> crate::Result<csv::Reader<Box<dyn Read + 'a>>> {
     let file = open(path)?;
     let size = file.metadata().map(|m| m.len()).ok();
+    if size == Some(0) {
+        return Err(TableError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
     let label = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     progress.start(&label, size, "bytes");
     let counted = BufReader::with_capacity(1 << 16, CountingReader::new(file, progress));
