@@ -48,11 +48,29 @@ const NURSE_ROWS: &[(i64, i64, &str, &str, &str)] = &[
     (1001, 110, "Heart Rate", "Heart Rate", "72 bpm"), // not a number: ignored
     (1001, 1500, "Heart Rate", "Heart Rate", "120"), // hour 24: last hour inside
     (1001, 1501, "Heart Rate", "Heart Rate", "200"), // hour 25: outside
-    (1001, 90, "Non-Invasive BP", "Non-Invasive BP Systolic", "110"),
+    (
+        1001,
+        90,
+        "Non-Invasive BP",
+        "Non-Invasive BP Systolic",
+        "110",
+    ),
     (1001, 90, "Invasive BP", "Invasive BP Systolic", "150"), // same time: invasive wins
-    (1001, 100, "Non-Invasive BP", "Non-Invasive BP Systolic", "100"), // hour 1: mean(150, 100)
-    (1001, 200, "Non-Invasive BP", "Non-Invasive BP Systolic", "90"), // hour 3
-    (1001, 30, "Temperature", "Temperature (F)", "99"), // Fahrenheit cells are not read
+    (
+        1001,
+        100,
+        "Non-Invasive BP",
+        "Non-Invasive BP Systolic",
+        "100",
+    ), // hour 1: mean(150, 100)
+    (
+        1001,
+        200,
+        "Non-Invasive BP",
+        "Non-Invasive BP Systolic",
+        "90",
+    ), // hour 3
+    (1001, 30, "Temperature", "Temperature (F)", "99"),       // Fahrenheit cells are not read
     (1001, 30, "Temperature", "Temperature (C)", "37.5"),
     (1002, -30, "Heart Rate", "Heart Rate", "90"), // admission 30 min before the unit: anchor 0
     (1002, 60, "Respiratory Rate", "Respiratory Rate", "18"),
@@ -96,7 +114,9 @@ fn eicu_dir() -> tempfile::TempDir {
     std::fs::write(dir.path().join("apachePredVar.csv"), PRED).unwrap();
     let mut nurse = NURSE_HEADER.to_string();
     for (i, (stay, offset, label, name, value)) in NURSE_ROWS.iter().enumerate() {
-        nurse.push_str(&format!("{i},{stay},{offset},{offset},Vital Signs,{label},{name},{value}\n"));
+        nurse.push_str(&format!(
+            "{i},{stay},{offset},{offset},Vital Signs,{label},{name},{value}\n"
+        ));
     }
     write_gz(&dir.path().join("nurseCharting.csv.gz"), &nurse);
     write_gz(&dir.path().join("lab.csv.gz"), LAB);
@@ -111,7 +131,9 @@ fn build() -> EicuCohort {
 
 fn cell(t: &Table, stay: i64, column: &str) -> Option<f64> {
     let ids = t.column("patientunitstayid").unwrap();
-    let row = (0..t.n_rows()).find(|&i| ids.value(i) == Value::Integer(stay)).unwrap();
+    let row = (0..t.n_rows())
+        .find(|&i| ids.value(i) == Value::Integer(stay))
+        .unwrap();
     t.column(column).unwrap().get_f64(row)
 }
 
@@ -122,7 +144,9 @@ fn exclusions_remove_exactly_the_stays_they_name() {
     // 8 stays; 1003 not an ICU; 1004 aged 15; 1005 is p1's later stay; 1006 APACHE -1;
     // 1007 has no heart rate; 1008 has no discharge status.
     assert_eq!(counts, vec![8, 7, 6, 5, 4, 2]);
-    let ids: Vec<Value> = (0..c.table.n_rows()).map(|i| c.table.column("patientunitstayid").unwrap().value(i)).collect();
+    let ids: Vec<Value> = (0..c.table.n_rows())
+        .map(|i| c.table.column("patientunitstayid").unwrap().value(i))
+        .collect();
     assert_eq!(ids, vec![Value::Integer(1001), Value::Integer(1002)]);
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
@@ -130,9 +154,15 @@ fn exclusions_remove_exactly_the_stays_they_name() {
 #[test]
 fn vitals_are_hourly_means_summarised_inside_hours_0_to_24() {
     let t = build().table;
-    let hr: Vec<Option<f64>> = ["first", "last", "min", "max"].iter().map(|s| cell(&t, 1001, &format!("heartrate_{s}"))).collect();
+    let hr: Vec<Option<f64>> = ["first", "last", "min", "max"]
+        .iter()
+        .map(|s| cell(&t, 1001, &format!("heartrate_{s}")))
+        .collect();
     assert_eq!(hr, vec![Some(90.0), Some(120.0), Some(70.0), Some(120.0)]);
-    let sys: Vec<Option<f64>> = ["first", "last", "min", "max"].iter().map(|s| cell(&t, 1001, &format!("sysbp_{s}"))).collect();
+    let sys: Vec<Option<f64>> = ["first", "last", "min", "max"]
+        .iter()
+        .map(|s| cell(&t, 1001, &format!("sysbp_{s}")))
+        .collect();
     assert_eq!(sys, vec![Some(125.0), Some(90.0), Some(90.0), Some(125.0)]);
     assert_eq!(cell(&t, 1001, "tempc_first"), Some(37.5));
     assert_eq!(cell(&t, 1001, "diasbp_first"), None);
@@ -163,8 +193,22 @@ fn urine_and_static_columns() {
     assert_eq!(cell(&t, 1002, "ventdays"), None);
     assert_eq!(cell(&t, 1001, "electivesurgery"), Some(1.0));
     assert_eq!(cell(&t, 1002, "electivesurgery"), Some(0.0));
-    assert_eq!((cell(&t, 1001, "is_female"), cell(&t, 1001, "race_black"), cell(&t, 1001, "race_other")), (Some(1.0), Some(1.0), Some(0.0)));
-    assert_eq!((cell(&t, 1002, "age"), cell(&t, 1002, "race_other"), cell(&t, 1002, "death")), (Some(90.0), Some(1.0), Some(1.0)));
+    assert_eq!(
+        (
+            cell(&t, 1001, "is_female"),
+            cell(&t, 1001, "race_black"),
+            cell(&t, 1001, "race_other")
+        ),
+        (Some(1.0), Some(1.0), Some(0.0))
+    );
+    assert_eq!(
+        (
+            cell(&t, 1002, "age"),
+            cell(&t, 1002, "race_other"),
+            cell(&t, 1002, "death")
+        ),
+        (Some(90.0), Some(1.0), Some(1.0))
+    );
     assert_eq!(cell(&t, 1001, "death"), Some(0.0));
 }
 
@@ -172,9 +216,23 @@ fn urine_and_static_columns() {
 fn a_missing_required_table_or_column_is_a_clear_error() {
     let dir = eicu_dir();
     std::fs::remove_file(dir.path().join("apachePatientResult.csv")).unwrap();
-    let err = build_eicu(dir.path(), &EicuOptions::default(), &NoProgress).unwrap_err().to_string();
-    assert!(err.contains("no apachePatientResult.csv.gz or apachePatientResult.csv"), "{err}");
-    std::fs::write(dir.path().join("apachePatientResult.csv"), "patientunitstayid,apacheversion\n1001,IVa\n").unwrap();
-    let err = build_eicu(dir.path(), &EicuOptions::default(), &NoProgress).unwrap_err().to_string();
-    assert!(err.contains("column 'predictedhospitalmortality' is required"), "{err}");
+    let err = build_eicu(dir.path(), &EicuOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no apachePatientResult.csv.gz or apachePatientResult.csv"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("apachePatientResult.csv"),
+        "patientunitstayid,apacheversion\n1001,IVa\n",
+    )
+    .unwrap();
+    let err = build_eicu(dir.path(), &EicuOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column 'predictedhospitalmortality' is required"),
+        "{err}"
+    );
 }

@@ -40,7 +40,7 @@ impl Validity {
 
     /// Appends one cell.
     pub fn push(&mut self, valid: bool) {
-        if self.len % 64 == 0 {
+        if self.len.is_multiple_of(64) {
             self.words.push(0);
         }
         if valid {
@@ -51,13 +51,21 @@ impl Validity {
 
     /// Whether cell `i` holds a value. Panics if `i` is out of bounds, like slice indexing.
     pub fn is_valid(&self, i: usize) -> bool {
-        assert!(i < self.len, "validity index {i} out of bounds ({})", self.len);
+        assert!(
+            i < self.len,
+            "validity index {i} out of bounds ({})",
+            self.len
+        );
         self.words[i / 64] >> (i % 64) & 1 == 1
     }
 
     /// Marks cell `i` valid or missing.
     pub fn set(&mut self, i: usize, valid: bool) {
-        assert!(i < self.len, "validity index {i} out of bounds ({})", self.len);
+        assert!(
+            i < self.len,
+            "validity index {i} out of bounds ({})",
+            self.len
+        );
         if valid {
             self.words[i / 64] |= 1 << (i % 64);
         } else {
@@ -67,7 +75,12 @@ impl Validity {
 
     /// Number of missing cells.
     pub fn missing_count(&self) -> usize {
-        self.len - self.words.iter().map(|w| w.count_ones() as usize).sum::<usize>()
+        self.len
+            - self
+                .words
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
     }
 
     fn clear_tail(&mut self) {
@@ -177,7 +190,11 @@ impl Column {
             .map(|v| {
                 let valid = v.is_some_and(|x| !x.is_nan());
                 validity.push(valid);
-                if valid { v.unwrap_or(f64::NAN) } else { f64::NAN }
+                if valid {
+                    v.unwrap_or(f64::NAN)
+                } else {
+                    f64::NAN
+                }
             })
             .collect();
         Self::new(name, ColumnData::Continuous(data), validity)
@@ -343,7 +360,9 @@ impl Column {
             validity.push(self.validity.is_valid(i));
         }
         let data = match &self.data {
-            ColumnData::Continuous(v) => ColumnData::Continuous(indices.iter().map(|&i| v[i]).collect()),
+            ColumnData::Continuous(v) => {
+                ColumnData::Continuous(indices.iter().map(|&i| v[i]).collect())
+            }
             ColumnData::Integer(v) => ColumnData::Integer(indices.iter().map(|&i| v[i]).collect()),
             ColumnData::Binary(v) => ColumnData::Binary(indices.iter().map(|&i| v[i]).collect()),
             ColumnData::Categorical { codes, dictionary } => ColumnData::Categorical {
@@ -388,9 +407,9 @@ impl Column {
             let value = self.value(i);
             let number = match value {
                 Value::Missing => None,
-                Value::Category(s) => Some(
-                    crate::cell::parse_number(s).ok_or_else(|| (i, s.to_string()))?,
-                ),
+                Value::Category(s) => {
+                    Some(crate::cell::parse_number(s).ok_or_else(|| (i, s.to_string()))?)
+                }
                 other => other.as_f64(),
             };
             let fits = number.is_none_or(|x| match kind {
@@ -406,10 +425,20 @@ impl Column {
         let name = self.name.clone();
         Ok(match kind {
             ColumnKind::Continuous => Self::continuous(name, &values),
-            ColumnKind::Integer => {
-                Self::integer(name, &values.iter().map(|v| v.map(|x| x as i64)).collect::<Vec<_>>())
-            }
-            _ => Self::binary(name, &values.iter().map(|v| v.map(|x| x == 1.0)).collect::<Vec<_>>()),
+            ColumnKind::Integer => Self::integer(
+                name,
+                &values
+                    .iter()
+                    .map(|v| v.map(|x| x as i64))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Self::binary(
+                name,
+                &values
+                    .iter()
+                    .map(|v| v.map(|x| x == 1.0))
+                    .collect::<Vec<_>>(),
+            ),
         })
     }
 }
@@ -445,7 +474,10 @@ mod tests {
         let taken = cat.take(&[3, 2]);
         assert_eq!(taken.value(0), Value::Category("a"));
         assert!(taken.is_missing(1));
-        assert_eq!(Column::integer("i", &[Some(3), None, Some(-2)]).numeric_range(), Some((-2.0, 3.0)));
+        assert_eq!(
+            Column::integer("i", &[Some(3), None, Some(-2)]).numeric_range(),
+            Some((-2.0, 3.0))
+        );
     }
 
     #[test]
@@ -455,9 +487,18 @@ mod tests {
         assert_eq!(bin.value(2), Value::Binary(true));
         assert!(bin.is_missing(1));
         let reals = Column::continuous("x", &[Some(1.0), Some(2.5)]);
-        assert_eq!(reals.cast(ColumnKind::Integer).unwrap_err(), (1, "2.5".to_string()));
+        assert_eq!(
+            reals.cast(ColumnKind::Integer).unwrap_err(),
+            (1, "2.5".to_string())
+        );
         let text = Column::categorical("t", &[Some("1.5"), Some("abc")]);
-        assert_eq!(text.cast(ColumnKind::Continuous).unwrap_err(), (1, "abc".to_string()));
-        assert_eq!(reals.cast(ColumnKind::Categorical).unwrap().value(1), Value::Category("2.5"));
+        assert_eq!(
+            text.cast(ColumnKind::Continuous).unwrap_err(),
+            (1, "abc".to_string())
+        );
+        assert_eq!(
+            reals.cast(ColumnKind::Categorical).unwrap().value(1),
+            Value::Category("2.5")
+        );
     }
 }

@@ -20,10 +20,10 @@ pub mod column;
 pub mod error;
 pub mod io;
 pub mod progress;
-pub mod text;
 pub mod schema;
 pub mod split;
 pub mod table;
+pub mod text;
 pub mod validate;
 
 pub use column::{Column, ColumnData, Validity, Value};

@@ -327,7 +327,8 @@ impl Schema {
 
     /// The schema as an annotated TOML file.
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"));
+        let body =
+            toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"));
         format!("{SCHEMA_FILE_HEADER}\n{body}")
     }
 
@@ -345,13 +346,12 @@ impl Schema {
         let mut columns: Vec<ColumnSpec> = table.columns().iter().map(|c| infer_spec(c)).collect();
         let mut assign = |name: &str, role: Role| -> crate::Result<()> {
             let found = short_list(table.column_names());
-            let spec = columns
-                .iter_mut()
-                .find(|c| c.name == name)
-                .ok_or_else(|| TableError::UnknownColumn {
+            let spec = columns.iter_mut().find(|c| c.name == name).ok_or_else(|| {
+                TableError::UnknownColumn {
                     column: name.to_string(),
                     found,
-                })?;
+                }
+            })?;
             spec.role = role;
             Ok(())
         };
@@ -459,15 +459,24 @@ mod tests {
     #[test]
     fn bad_schema_files_say_what_is_wrong() {
         let two_targets = "[[column]]\nname='a'\nkind='binary'\nrole='target'\n[[column]]\nname='b'\nkind='binary'\nrole='target'\n";
-        let err = Schema::from_toml_str(two_targets, Path::new("s.toml")).unwrap_err().to_string();
-        assert!(err.contains("more than one column has role = \"target\""), "{err}");
+        let err = Schema::from_toml_str(two_targets, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than one column has role = \"target\""),
+            "{err}"
+        );
         let typo = "[[column]]\nname='a'\nkind='binary'\nrnage=3\n";
-        let err = Schema::from_toml_str(typo, Path::new("s.toml")).unwrap_err().to_string();
+        let err = Schema::from_toml_str(typo, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("s.toml") && err.contains("rnage"), "{err}");
         let bad_kind = "[[column]]\nname='a'\nkind='float'\n";
         assert!(Schema::from_toml_str(bad_kind, Path::new("s.toml")).is_err());
         let inverted = "[[column]]\nname='a'\nkind='continuous'\nmin=3.0\nmax=1.0\n";
-        let err = Schema::from_toml_str(inverted, Path::new("s.toml")).unwrap_err().to_string();
+        let err = Schema::from_toml_str(inverted, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("min (3) is greater than max (1)"), "{err}");
     }
 }

@@ -41,12 +41,19 @@ fn check_share(share: f64) -> crate::Result<()> {
 /// Cell text of `column` for grouping rows (missing = "").
 fn keys(table: &Table, column: &str) -> crate::Result<Vec<String>> {
     let column = table.require(column)?;
-    Ok((0..column.len()).map(|i| column.value(i).to_string()).collect())
+    Ok((0..column.len())
+        .map(|i| column.value(i).to_string())
+        .collect())
 }
 
 /// Holds out `holdout_share` of the rows, the same share within each target value, so both sides
 /// keep the outcome rate. Missing targets form their own stratum.
-pub fn stratified_split(table: &Table, target: &str, holdout_share: f64, seed: u64) -> crate::Result<Split> {
+pub fn stratified_split(
+    table: &Table,
+    target: &str,
+    holdout_share: f64,
+    seed: u64,
+) -> crate::Result<Split> {
     check_share(holdout_share)?;
     let mut strata: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (row, key) in keys(table, target)?.into_iter().enumerate() {
@@ -79,9 +86,18 @@ pub enum SiteHoldout {
 }
 
 /// Holds out every row of the chosen sites. Rows with a missing site stay in train.
-pub fn site_split(table: &Table, site: &str, holdout: &SiteHoldout, seed: u64) -> crate::Result<Split> {
+pub fn site_split(
+    table: &Table,
+    site: &str,
+    holdout: &SiteHoldout,
+    seed: u64,
+) -> crate::Result<Split> {
     let row_sites = keys(table, site)?;
-    let mut sites: Vec<&str> = row_sites.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+    let mut sites: Vec<&str> = row_sites
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
     sites.sort_unstable();
     sites.dedup();
     if sites.len() < 2 {
@@ -102,7 +118,9 @@ pub fn site_split(table: &Table, site: &str, holdout: &SiteHoldout, seed: u64) -
                 }
             }
             if list.len() >= sites.len() {
-                return Err(TableError::Invalid("every site is held out; keep at least one for training".into()));
+                return Err(TableError::Invalid(
+                    "every site is held out; keep at least one for training".into(),
+                ));
             }
             list.clone()
         }
@@ -118,7 +136,11 @@ pub fn site_split(table: &Table, site: &str, holdout: &SiteHoldout, seed: u64) -
     };
     let (mut train, mut held) = (Vec::new(), Vec::new());
     for (row, s) in row_sites.iter().enumerate() {
-        if chosen.contains(s) { held.push(row) } else { train.push(row) }
+        if chosen.contains(s) {
+            held.push(row)
+        } else {
+            train.push(row)
+        }
     }
     Ok(Split {
         train,
@@ -135,7 +157,11 @@ mod tests {
     fn table(n: usize) -> Table {
         let death: Vec<Option<bool>> = (0..n).map(|i| Some(i % 10 == 0)).collect();
         let site: Vec<Option<i64>> = (0..n).map(|i| Some((i % 7) as i64)).collect();
-        Table::new(vec![Column::binary("death", &death), Column::integer("hospitalid", &site)]).unwrap()
+        Table::new(vec![
+            Column::binary("death", &death),
+            Column::integer("hospitalid", &site),
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -161,7 +187,8 @@ mod tests {
         let share = site_split(&t, "hospitalid", &SiteHoldout::Share(0.3), 1).unwrap();
         assert_eq!(share.holdout_sites.len(), 2);
         assert_eq!(share.holdout.len(), 200);
-        let err = site_split(&t, "hospitalid", &SiteHoldout::Sites(vec!["99".into()]), 1).unwrap_err();
+        let err =
+            site_split(&t, "hospitalid", &SiteHoldout::Sites(vec!["99".into()]), 1).unwrap_err();
         assert!(err.to_string().contains("site '99' does not occur"));
     }
 }

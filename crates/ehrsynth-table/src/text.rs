@@ -116,16 +116,26 @@ impl TextColumnBuilder {
         }
         let data = match kind {
             ColumnKind::Categorical => {
-                let codes = self.codes.iter().map(|&c| if c == MISSING { 0 } else { c }).collect();
+                let codes = self
+                    .codes
+                    .iter()
+                    .map(|&c| if c == MISSING { 0 } else { c })
+                    .collect();
                 let dictionary = self.entries.iter().map(|e| e.to_string()).collect();
                 ColumnData::Categorical {
                     codes,
                     dictionary: Arc::new(dictionary),
                 }
             }
-            ColumnKind::Continuous => ColumnData::Continuous(self.decode(kind, source, parse_number, f64::NAN)?),
-            ColumnKind::Integer => ColumnData::Integer(self.decode(kind, source, |t| parse_integer(t, false), 0)?),
-            ColumnKind::Binary => ColumnData::Binary(self.decode(kind, source, parse_binary, false)?),
+            ColumnKind::Continuous => {
+                ColumnData::Continuous(self.decode(kind, source, parse_number, f64::NAN)?)
+            }
+            ColumnKind::Integer => {
+                ColumnData::Integer(self.decode(kind, source, |t| parse_integer(t, false), 0)?)
+            }
+            ColumnKind::Binary => {
+                ColumnData::Binary(self.decode(kind, source, parse_binary, false)?)
+            }
         };
         Ok(Column::new(self.name, data, validity))
     }
@@ -155,7 +165,13 @@ impl TextColumnBuilder {
         Ok(self
             .codes
             .iter()
-            .map(|&c| if c == MISSING { placeholder } else { parsed[c as usize] })
+            .map(|&c| {
+                if c == MISSING {
+                    placeholder
+                } else {
+                    parsed[c as usize]
+                }
+            })
             .collect())
     }
 }
@@ -175,18 +191,41 @@ mod tests {
 
     #[test]
     fn kinds_are_inferred_from_the_cells() {
-        assert_eq!(build(&["0", "1", ""], None).unwrap().kind(), ColumnKind::Binary);
-        assert_eq!(build(&["3", "12", "NA"], None).unwrap().kind(), ColumnKind::Integer);
-        assert_eq!(build(&["3.0", "12"], None).unwrap().kind(), ColumnKind::Continuous);
-        assert_eq!(build(&["> 89", "45"], None).unwrap().kind(), ColumnKind::Categorical);
-        assert_eq!(build(&["", ""], None).unwrap().kind(), ColumnKind::Continuous);
+        assert_eq!(
+            build(&["0", "1", ""], None).unwrap().kind(),
+            ColumnKind::Binary
+        );
+        assert_eq!(
+            build(&["3", "12", "NA"], None).unwrap().kind(),
+            ColumnKind::Integer
+        );
+        assert_eq!(
+            build(&["3.0", "12"], None).unwrap().kind(),
+            ColumnKind::Continuous
+        );
+        assert_eq!(
+            build(&["> 89", "45"], None).unwrap().kind(),
+            ColumnKind::Categorical
+        );
+        assert_eq!(
+            build(&["", ""], None).unwrap().kind(),
+            ColumnKind::Continuous
+        );
     }
 
     #[test]
     fn a_cell_of_the_wrong_kind_names_its_line() {
-        let err = build(&["1.5", "2", "abc"], Some(ColumnKind::Continuous)).unwrap_err().to_string();
-        assert_eq!(err, "f.csv, line 4, column 'c': found 'abc', expected a number (or an empty cell for missing)");
+        let err = build(&["1.5", "2", "abc"], Some(ColumnKind::Continuous))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "f.csv, line 4, column 'c': found 'abc', expected a number (or an empty cell for missing)"
+        );
         let col = build(&[" 7 ", "", "7"], Some(ColumnKind::Integer)).unwrap();
-        assert_eq!((col.value(0), col.value(1), col.value(2)), (Value::Integer(7), Value::Missing, Value::Integer(7)));
+        assert_eq!(
+            (col.value(0), col.value(1), col.value(2)),
+            (Value::Integer(7), Value::Missing, Value::Integer(7))
+        );
     }
 }

@@ -53,14 +53,18 @@ impl RejectReason {
 impl fmt::Display for RejectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RejectReason::MissingNotAllowed => f.write_str("missing, but the schema does not allow missing values"),
+            RejectReason::MissingNotAllowed => {
+                f.write_str("missing, but the schema does not allow missing values")
+            }
             RejectReason::WrongType { value, expected } => write!(f, "'{value}' is not {expected}"),
             RejectReason::OutOfRange { value, min, max } => {
                 let lo = min.map_or("-inf".to_string(), |x| x.to_string());
                 let hi = max.map_or("inf".to_string(), |x| x.to_string());
                 write!(f, "{value} is outside the valid range [{lo}, {hi}]")
             }
-            RejectReason::UnknownCategory { value } => write!(f, "'{value}' is not one of the schema's categories"),
+            RejectReason::UnknownCategory { value } => {
+                write!(f, "'{value}' is not one of the schema's categories")
+            }
         }
     }
 }
@@ -119,7 +123,9 @@ impl ValidationReport {
         let mut counts = BTreeMap::new();
         for row in &self.rejected {
             for cell in &row.cells {
-                *counts.entry((cell.column.clone(), cell.reason.label())).or_insert(0) += 1;
+                *counts
+                    .entry((cell.column.clone(), cell.reason.label()))
+                    .or_insert(0) += 1;
             }
         }
         counts
@@ -158,8 +164,11 @@ pub fn validate_text(spec: &ColumnSpec, text: &str) -> Option<RejectReason> {
         ColumnKind::Binary => parse_binary(text).is_none().then(wrong_type),
         ColumnKind::Categorical => {
             let t = text.trim();
-            (!spec.categories.is_empty() && !spec.categories.iter().any(|c| c == t))
-                .then(|| RejectReason::UnknownCategory { value: t.to_string() })
+            (!spec.categories.is_empty() && !spec.categories.iter().any(|c| c == t)).then(|| {
+                RejectReason::UnknownCategory {
+                    value: t.to_string(),
+                }
+            })
         }
     }
 }
@@ -211,7 +220,11 @@ impl Schema {
                 })
             })
             .collect();
-        if failed.is_empty() { Ok(()) } else { Err(failed) }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
     }
 
     /// Validates every row of `table` (which must contain every schema column).
@@ -220,11 +233,13 @@ impl Schema {
             .columns
             .iter()
             .map(|spec| {
-                table.column(&spec.name).ok_or_else(|| TableError::MissingColumn {
-                    path: "<table>".into(),
-                    column: spec.name.clone(),
-                    found: short_list(table.column_names()),
-                })
+                table
+                    .column(&spec.name)
+                    .ok_or_else(|| TableError::MissingColumn {
+                        path: "<table>".into(),
+                        column: spec.name.clone(),
+                        found: short_list(table.column_names()),
+                    })
             })
             .collect::<crate::Result<Vec<_>>>()?;
         let mut report = ValidationReport {
@@ -273,8 +288,13 @@ mod tests {
         let s = schema();
         assert!(s.validate_cells(&["40", "black", "3", "1"]).is_ok());
         assert!(s.validate_cells(&["40", "", "", ""]).is_ok());
-        let errs = s.validate_cells(&["104", "martian", "2.5", "yes"]).unwrap_err();
-        let labels: Vec<(&str, &str)> = errs.iter().map(|e| (e.column.as_str(), e.reason.label())).collect();
+        let errs = s
+            .validate_cells(&["104", "martian", "2.5", "yes"])
+            .unwrap_err();
+        let labels: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.column.as_str(), e.reason.label()))
+            .collect();
         assert_eq!(
             labels,
             vec![
@@ -284,7 +304,11 @@ mod tests {
                 ("is_female", "wrong_type")
             ]
         );
-        assert!(errs[0].to_string().contains("104 is outside the valid range [16, 90]"));
+        assert!(
+            errs[0]
+                .to_string()
+                .contains("104 is outside the valid range [16, 90]")
+        );
         let missing = s.validate_cells(&["", "white", "1", "0"]).unwrap_err();
         assert_eq!(missing[0].reason, RejectReason::MissingNotAllowed);
         assert!(s.validate_cells(&["40", "white"]).is_err());
@@ -303,6 +327,9 @@ mod tests {
         assert_eq!(report.accepted_rows(), vec![0]);
         assert_eq!(report.rejected.len(), 2);
         assert_eq!(report.rejected[1].cells.len(), 2);
-        assert_eq!(report.counts().get(&("age".to_string(), "out_of_range")), Some(&1));
+        assert_eq!(
+            report.counts().get(&("age".to_string(), "out_of_range")),
+            Some(&1)
+        );
     }
 }

@@ -47,7 +47,10 @@ fn a_schema_selects_reorders_and_casts_columns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     write_table(&path, &sample()).unwrap();
-    let mut schema = Schema::infer(&sample(), &RoleHints::default()).unwrap().subset(&["ventdays", "stay"]).unwrap();
+    let mut schema = Schema::infer(&sample(), &RoleHints::default())
+        .unwrap()
+        .subset(&["ventdays", "stay"])
+        .unwrap();
     schema.column_mut("ventdays").unwrap().kind = ColumnKind::Continuous;
     let t = read_table(&path, Some(&schema)).unwrap();
     assert_eq!(t.column_names(), vec!["ventdays", "stay"]);
@@ -61,7 +64,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn error_of(path: &Path, schema: Option<&Schema>) -> String {
-    read_table(path, schema).expect_err("the file is bad").to_string()
+    read_table(path, schema)
+        .expect_err("the file is bad")
+        .to_string()
 }
 
 #[test]
@@ -69,7 +74,10 @@ fn a_ragged_csv_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "ragged.csv", b"a,b,c\n1,2,3\n4,5\n");
     let err = error_of(&path, None);
-    assert!(err.contains("ragged.csv, line 3") && err.contains("found 2 fields, but the header has 3"), "{err}");
+    assert!(
+        err.contains("ragged.csv, line 3") && err.contains("found 2 fields, but the header has 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,16 +90,29 @@ fn a_wrong_type_in_a_typed_column_names_line_column_and_expectation() {
     ])
     .unwrap();
     let err = error_of(&path, Some(&schema));
-    assert_eq!(err, format!("{}, line 4, column 'age': found 'old', expected a number (or an empty cell for missing)", path.display()));
+    assert_eq!(
+        err,
+        format!(
+            "{}, line 4, column 'age': found 'old', expected a number (or an empty cell for missing)",
+            path.display()
+        )
+    );
 }
 
 #[test]
 fn a_missing_required_column_lists_what_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "cols.csv", b"age,sex\n40,F\n");
-    let schema = Schema::new(vec![ehrsynth_table::ColumnSpec::new("death", ColumnKind::Binary)]).unwrap();
+    let schema = Schema::new(vec![ehrsynth_table::ColumnSpec::new(
+        "death",
+        ColumnKind::Binary,
+    )])
+    .unwrap();
     let err = error_of(&path, Some(&schema));
-    assert!(err.contains("column 'death' is required but not in the file (columns found: age, sex)"), "{err}");
+    assert!(
+        err.contains("column 'death' is required but not in the file (columns found: age, sex)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -99,7 +120,12 @@ fn a_non_utf8_byte_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "latin1.csv", b"name,age\nJos\xe9,40\n");
     let err = error_of(&path, None);
-    assert!(err.contains("latin1.csv, line 2") && err.contains("'name'") && err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("latin1.csv, line 2")
+            && err.contains("'name'")
+            && err.contains("not valid UTF-8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,7 +134,10 @@ fn an_empty_file_asks_for_a_header() {
     for name in ["empty.csv", "empty.csv.gz"] {
         let path = write(dir.path(), name, b"");
         let err = error_of(&path, None);
-        assert!(err.contains("the file is empty; expected a header row"), "{err}");
+        assert!(
+            err.contains("the file is empty; expected a header row"),
+            "{err}"
+        );
     }
 }
 
@@ -123,7 +152,10 @@ fn a_cut_gzip_says_so() {
     let bytes = gz.finish().unwrap();
     let path = write(dir.path(), "cut.csv.gz", &bytes[..bytes.len() / 2]);
     let err = error_of(&path, None);
-    assert!(err.contains("cut.csv.gz: the gzip stream is cut short or corrupt"), "{err}");
+    assert!(
+        err.contains("cut.csv.gz: the gzip stream is cut short or corrupt"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -20,7 +20,9 @@ impl Progress for Bars {
             None => ProgressBar::new_spinner(),
         };
         let template = match (total.is_some(), unit) {
-            (true, "bytes") => "{prefix:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            (true, "bytes") => {
+                "{prefix:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+            }
             (true, _) => "{prefix:>28} [{bar:30}] {pos}/{len} eta {eta}",
             (false, _) => "{prefix:>28} {spinner} {pos} {msg}",
         };

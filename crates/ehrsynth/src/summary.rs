@@ -9,21 +9,32 @@ pub fn table_summary(table: &Table, schema: &Schema) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<30} {:<8} {:<12} {:<10} {:>8}  {}",
-        "column", "role", "kind", "unit", "missing", "values"
+        "{:<30} {:<8} {:<12} {:<10} {:>8}  values",
+        "column", "role", "kind", "unit", "missing"
     );
     for spec in schema.columns() {
-        let Some(column) = table.column(&spec.name) else { continue };
+        let Some(column) = table.column(&spec.name) else {
+            continue;
+        };
         let missing = column.missing_count() as f64 / column.len().max(1) as f64;
         let values = if spec.kind == ColumnKind::Categorical {
-            column.dictionary().map(|d| format!("{} categories", d.len())).unwrap_or_default()
+            column
+                .dictionary()
+                .map(|d| format!("{} categories", d.len()))
+                .unwrap_or_default()
         } else {
-            let xs: Vec<f64> = (0..column.len()).filter_map(|i| column.get_f64(i)).collect();
+            let xs: Vec<f64> = (0..column.len())
+                .filter_map(|i| column.get_f64(i))
+                .collect();
             if xs.is_empty() {
                 "-".to_string()
             } else {
                 let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-                let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                let (lo, hi) = xs
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
                 format!("mean {mean:.3}  range [{lo:.4}, {hi:.4}]")
             }
         };
@@ -43,16 +54,25 @@ pub fn table_summary(table: &Table, schema: &Schema) -> String {
         );
     }
     if schema.columns().iter().any(|c| c.known_after_outcome) {
-        let _ = writeln!(out, "* known only after the outcome: predicting the target with it leaks the label");
+        let _ = writeln!(
+            out,
+            "* known only after the outcome: predicting the target with it leaks the label"
+        );
     }
     out
 }
 
 /// A one-line headline: rows, columns, target rate, sites.
 pub fn headline(table: &Table, schema: &Schema) -> String {
-    let mut parts = vec![format!("{} rows x {} columns", table.n_rows(), table.n_columns())];
+    let mut parts = vec![format!(
+        "{} rows x {} columns",
+        table.n_rows(),
+        table.n_columns()
+    )];
     if let Some(target) = schema.target().and_then(|t| table.column(t)) {
-        let values: Vec<f64> = (0..target.len()).filter_map(|i| target.get_f64(i)).collect();
+        let values: Vec<f64> = (0..target.len())
+            .filter_map(|i| target.get_f64(i))
+            .collect();
         let positives = values.iter().filter(|&&v| v == 1.0).count();
         parts.push(format!(
             "{} = 1 in {positives} rows ({:.2}%)",

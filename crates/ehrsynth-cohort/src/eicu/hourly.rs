@@ -44,7 +44,12 @@ impl HourlySeries {
     pub fn summary(&self, from: i64, to: i64) -> Option<Summary> {
         let mut means = self.means(from, to);
         let first = means.next()?;
-        let mut s = Summary { first, last: first, min: first, max: first };
+        let mut s = Summary {
+            first,
+            last: first,
+            min: first,
+            max: first,
+        };
         for m in means {
             s.last = m;
             s.min = s.min.min(m);
@@ -55,7 +60,11 @@ impl HourlySeries {
 
     /// The sum of all values inside `[from, to]` (not of means).
     pub fn total(&self, from: i64, to: i64) -> f64 {
-        self.hours.iter().filter(|h| h.0 >= from && h.0 <= to).map(|h| h.1).sum()
+        self.hours
+            .iter()
+            .filter(|h| h.0 >= from && h.0 <= to)
+            .map(|h| h.1)
+            .sum()
     }
 }
 
@@ -96,7 +105,10 @@ mod tests {
             s.add(h, v);
         }
         let sum = s.summary(0, 24).unwrap();
-        assert_eq!((sum.first, sum.last, sum.min, sum.max), (85.0, 100.0, 70.0, 100.0));
+        assert_eq!(
+            (sum.first, sum.last, sum.min, sum.max),
+            (85.0, 100.0, 70.0, 100.0)
+        );
         assert_eq!(s.total(0, 24), 340.0);
         assert!(s.summary(4, 24).is_none());
     }

@@ -18,11 +18,15 @@ use crate::features::{FIO2_LABNAME, LABS};
 
 /// Index of the P/F ratio in [`LABS`].
 fn pf_ratio_index() -> usize {
-    LABS.iter().position(|l| l.name == "bg_pao2fio2ratio").unwrap_or(LABS.len())
+    LABS.iter()
+        .position(|l| l.name == "bg_pao2fio2ratio")
+        .unwrap_or(LABS.len())
 }
 
 fn pao2_index() -> usize {
-    LABS.iter().position(|l| l.name == "bg_pao2").unwrap_or(LABS.len())
+    LABS.iter()
+        .position(|l| l.name == "bg_pao2")
+        .unwrap_or(LABS.len())
 }
 
 /// The lab names read, each with the feature it feeds (`None` = FiO2, used for the ratio).
@@ -68,14 +72,25 @@ pub fn early_labs(
 ) -> Result<Vec<StayLabs>, CohortError> {
     let anchors: Vec<f64> = admit_offsets.iter().map(|&a| grid_anchor(a)).collect();
     let names = lab_names();
-    let name_index: HashMap<&str, u8> = names.iter().enumerate().map(|(i, (n, _))| (*n, i as u8)).collect();
+    let name_index: HashMap<&str, u8> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (*n, i as u8))
+        .collect();
     let mut results = Vec::new();
-    let columns = ["patientunitstayid", "labname", "labresultoffset", "labresultrevisedoffset", "labresult"];
+    let columns = [
+        "patientunitstayid",
+        "labname",
+        "labresultoffset",
+        "labresultrevisedoffset",
+        "labresult",
+    ];
     stream(path, &columns, progress, |r| {
         let Some(&name) = name_index.get(r.text(1)) else {
             return Ok(());
         };
-        let (Some(stay), Some(offset), Some(value)) = (r.integer(0), r.number(2), r.number(4)) else {
+        let (Some(stay), Some(offset), Some(value)) = (r.integer(0), r.number(2), r.number(4))
+        else {
             return Ok(());
         };
         let Some(&idx) = stays.get(&stay) else {
@@ -96,7 +111,11 @@ pub fn early_labs(
 }
 
 /// Deduplicates, range-filters and picks the latest revision, then bins by hour.
-fn bin_results(mut results: Vec<LabResult>, names: &[(&str, Option<usize>)], anchors: &[f64]) -> Vec<StayLabs> {
+fn bin_results(
+    mut results: Vec<LabResult>,
+    names: &[(&str, Option<usize>)],
+    anchors: &[f64],
+) -> Vec<StayLabs> {
     results.sort_unstable_by(|a, b| {
         (a.stay, a.name, a.offset, a.revised)
             .cmp(&(b.stay, b.name, b.offset, b.revised))
@@ -104,7 +123,9 @@ fn bin_results(mut results: Vec<LabResult>, names: &[(&str, Option<usize>)], anc
     });
     // One value per (stay, labname, time): the latest consistent, in-range revision.
     let mut chosen: Vec<(u32, u8, i32, f64)> = Vec::new();
-    for same_time in results.chunk_by(|a, b| (a.stay, a.name, a.offset) == (b.stay, b.name, b.offset)) {
+    for same_time in
+        results.chunk_by(|a, b| (a.stay, a.name, a.offset) == (b.stay, b.name, b.offset))
+    {
         let mut latest = None;
         for revision in same_time.chunk_by(|a, b| a.revised == b.revised) {
             let consistent = revision.iter().all(|r| r.value == revision[0].value);
@@ -121,7 +142,9 @@ fn bin_results(mut results: Vec<LabResult>, names: &[(&str, Option<usize>)], anc
             chosen.push((same_time[0].stay, same_time[0].name, same_time[0].offset, v));
         }
     }
-    let mut out: Vec<StayLabs> = (0..anchors.len()).map(|_| vec![HourlySeries::default(); LABS.len()]).collect();
+    let mut out: Vec<StayLabs> = (0..anchors.len())
+        .map(|_| vec![HourlySeries::default(); LABS.len()])
+        .collect();
     chosen.sort_unstable_by_key(|c| (c.0, c.2));
     for at_time in chosen.chunk_by(|a, b| (a.0, a.2) == (b.0, b.2)) {
         let stay = at_time[0].0 as usize;
@@ -153,7 +176,13 @@ mod tests {
     fn result(name: &str, offset: i32, revised: i32, value: f64) -> LabResult {
         let names = lab_names();
         let idx = names.iter().position(|(n, _)| *n == name).unwrap() as u8;
-        LabResult { stay: 0, name: idx, offset, revised, value }
+        LabResult {
+            stay: 0,
+            name: idx,
+            offset,
+            revised,
+            value,
+        }
     }
 
     fn feature(name: &str) -> usize {
@@ -178,7 +207,13 @@ mod tests {
         assert_eq!(s[feature("bun")].summary(-24, 24).unwrap().first, 32.0);
         assert!(s[feature("lactate")].summary(-24, 24).is_none());
         assert!(s[feature("albumin")].summary(-24, 24).is_none());
-        assert_eq!(s[feature("bg_pao2fio2ratio")].summary(-24, 24).unwrap().first, 200.0);
+        assert_eq!(
+            s[feature("bg_pao2fio2ratio")]
+                .summary(-24, 24)
+                .unwrap()
+                .first,
+            200.0
+        );
         assert_eq!(s[feature("glucose")].summary(-24, 24).unwrap().first, 140.0);
     }
 

@@ -59,7 +59,11 @@ pub struct EicuCohort {
 }
 
 /// Builds the cohort from the eICU tables in `dir`.
-pub fn build_eicu(dir: &Path, options: &EicuOptions, progress: &dyn Progress) -> Result<EicuCohort, CohortError> {
+pub fn build_eicu(
+    dir: &Path,
+    options: &EicuOptions,
+    progress: &dyn Progress,
+) -> Result<EicuCohort, CohortError> {
     let source = SourceDir::new(dir, options.table_files.clone())?;
     let mut warnings = Vec::new();
     let require = |name: &str| {
@@ -75,7 +79,11 @@ pub fn build_eicu(dir: &Path, options: &EicuOptions, progress: &dyn Progress) ->
     let elective = match source.find(source::APACHE_PRED) {
         Some(p) => stays::read_elective(&p, progress)?,
         None => {
-            warnings.push(absent(&source, source::APACHE_PRED, "electivesurgery is 0 for every stay"));
+            warnings.push(absent(
+                &source,
+                source::APACHE_PRED,
+                "electivesurgery is 0 for every stay",
+            ));
             HashMap::new()
         }
     };
@@ -83,8 +91,11 @@ pub fn build_eicu(dir: &Path, options: &EicuOptions, progress: &dyn Progress) ->
     let vital_source = choose_vital_source(&source, &mut warnings);
     let mut steps = Vec::new();
     let candidates = select_before_admission(&patients, &apache, options.first_stay, &mut steps);
-    let candidate_index: HashMap<i64, u32> =
-        candidates.iter().enumerate().map(|(i, p)| (p.stay, i as u32)).collect();
+    let candidate_index: HashMap<i64, u32> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.stay, i as u32))
+        .collect();
     let has_hr_source = !matches!(vital_source, VitalSource::Monitors { periodic: None, .. });
     let spans = vitals::heart_rate_span(&vital_source, &candidate_index, progress)?;
     if !has_hr_source {
@@ -99,30 +110,58 @@ pub fn build_eicu(dir: &Path, options: &EicuOptions, progress: &dyn Progress) ->
         .filter(|p| p.has_discharge_status() && (!has_hr_source || spans.contains_key(&p.stay)))
         .collect();
     steps.push(step(
-        if has_hr_source { "known discharge status and a charted heart rate" } else { "known discharge status" },
+        if has_hr_source {
+            "known discharge status and a charted heart rate"
+        } else {
+            "known discharge status"
+        },
         cohort.len(),
     ));
 
-    let index: HashMap<i64, u32> = cohort.iter().enumerate().map(|(i, p)| (p.stay, i as u32)).collect();
-    let admit: Vec<f64> = cohort.iter().map(|p| spans.get(&p.stay).map_or(0.0, |s| s.0)).collect();
+    let index: HashMap<i64, u32> = cohort
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.stay, i as u32))
+        .collect();
+    let admit: Vec<f64> = cohort
+        .iter()
+        .map(|p| spans.get(&p.stay).map_or(0.0, |s| s.0))
+        .collect();
     let day_one = vitals::day_one_vitals(&vital_source, &index, &admit, progress)?;
     let labs = match source.find(source::LAB) {
         Some(p) => Some(labs::early_labs(&p, &index, &admit, progress)?),
         None => {
-            warnings.push(absent(&source, source::LAB, "the 42 lab and blood-gas columns are missing"));
+            warnings.push(absent(
+                &source,
+                source::LAB,
+                "the 42 lab and blood-gas columns are missing",
+            ));
             None
         }
     };
     let urine = match source.find(source::INTAKE_OUTPUT) {
         Some(p) => Some(urine::urine_output(&p, &index, &admit, progress)?),
         None => {
-            warnings.push(absent(&source, source::INTAKE_OUTPUT, "urineoutput_sum is missing"));
+            warnings.push(absent(
+                &source,
+                source::INTAKE_OUTPUT,
+                "urineoutput_sum is missing",
+            ));
             None
         }
     };
 
     let schema = eicu_schema();
-    let table = assemble(&schema, &cohort, &admit, &apache, &elective, &day_one, labs.as_deref(), urine.as_deref())?;
+    let table = assemble(
+        &schema,
+        &cohort,
+        &admit,
+        &apache,
+        &elective,
+        &day_one,
+        labs.as_deref(),
+        urine.as_deref(),
+    )?;
     let report = schema.validate_table(&table)?;
     if !report.rejected.is_empty() {
         warnings.push(format!(
@@ -131,15 +170,26 @@ pub fn build_eicu(dir: &Path, options: &EicuOptions, progress: &dyn Progress) ->
             table.n_rows()
         ));
     }
-    Ok(EicuCohort { table, schema, steps, warnings })
+    Ok(EicuCohort {
+        table,
+        schema,
+        steps,
+        warnings,
+    })
 }
 
 fn absent(source: &SourceDir, table: &str, consequence: &str) -> String {
-    format!("table {table} is absent from {}: {consequence}", source.dir().display())
+    format!(
+        "table {table} is absent from {}: {consequence}",
+        source.dir().display()
+    )
 }
 
 fn step(label: &str, remaining: usize) -> ExclusionStep {
-    ExclusionStep { label: label.to_string(), remaining }
+    ExclusionStep {
+        label: label.to_string(),
+        remaining,
+    }
 }
 
 /// nurseCharting when present; else the monitor tables, with warnings naming what is absent.
@@ -177,18 +227,35 @@ fn select_before_admission<'a>(
     steps: &mut Vec<ExclusionStep>,
 ) -> Vec<&'a PatientRow> {
     steps.push(step("all unit stays", patients.len()));
-    let icu: Vec<&PatientRow> = patients.iter().filter(|p| p.unit_type.to_ascii_lowercase().contains("icu")).collect();
+    let icu: Vec<&PatientRow> = patients
+        .iter()
+        .filter(|p| p.unit_type.to_ascii_lowercase().contains("icu"))
+        .collect();
     steps.push(step("unit type is an ICU", icu.len()));
     let first: HashSet<i64> = stays::first_stays(&icu, order);
-    let adults: Vec<&PatientRow> = icu.into_iter().filter(|p| p.age_for_exclusion().is_none_or(|a| a >= 16.0)).collect();
+    let adults: Vec<&PatientRow> = icu
+        .into_iter()
+        .filter(|p| p.age_for_exclusion().is_none_or(|a| a >= 16.0))
+        .collect();
     steps.push(step("age 16 or over (unknown age kept)", adults.len()));
-    let firsts: Vec<&PatientRow> = adults.into_iter().filter(|p| first.contains(&p.stay)).collect();
+    let firsts: Vec<&PatientRow> = adults
+        .into_iter()
+        .filter(|p| first.contains(&p.stay))
+        .collect();
     steps.push(step("first ICU stay of the patient", firsts.len()));
     let scored: Vec<&PatientRow> = firsts
         .into_iter()
-        .filter(|p| apache.get(&p.stay).and_then(|a| a.predicted_mortality).is_some_and(|m| m > 0.0))
+        .filter(|p| {
+            apache
+                .get(&p.stay)
+                .and_then(|a| a.predicted_mortality)
+                .is_some_and(|m| m > 0.0)
+        })
         .collect();
-    steps.push(step("APACHE IVa predicted hospital mortality > 0", scored.len()));
+    steps.push(step(
+        "APACHE IVa predicted hospital mortality > 0",
+        scored.len(),
+    ));
     scored
 }
 
@@ -206,7 +273,9 @@ fn assemble(
 ) -> Result<Table, CohortError> {
     let mut values: HashMap<String, Vec<Option<f64>>> = HashMap::new();
     let mut put = |name: String, i: usize, v: Option<f64>| {
-        values.entry(name).or_insert_with(|| vec![None; cohort.len()])[i] = v;
+        values
+            .entry(name)
+            .or_insert_with(|| vec![None; cohort.len()])[i] = v;
     };
     for (i, p) in cohort.iter().enumerate() {
         let apache = apache.get(&p.stay).copied().unwrap_or_default();
@@ -214,11 +283,16 @@ fn assemble(
         put("patientunitstayid".into(), i, Some(p.stay as f64));
         put("hospitalid".into(), i, p.hospital.map(|h| h as f64));
         put("death".into(), i, flag(p.died()));
-        put("hosp_los".into(), i, p.hospital_discharge_offset.map(|d| (d - admit[i]) / 1440.0));
+        put(
+            "hosp_los".into(),
+            i,
+            p.hospital_discharge_offset.map(|d| (d - admit[i]) / 1440.0),
+        );
         put("ventdays".into(), i, apache.vent_days.map(|d| d as f64));
         for (v, series) in VITALS.iter().zip(&vitals[i]) {
             let s = series.summary(0, 24);
-            let picks: [fn(hourly::Summary) -> f64; 4] = [|s| s.first, |s| s.last, |s| s.min, |s| s.max];
+            let picks: [fn(hourly::Summary) -> f64; 4] =
+                [|s| s.first, |s| s.last, |s| s.min, |s| s.max];
             for (suffix, pick) in VITAL_SUFFIXES.iter().zip(picks) {
                 put(format!("{}_{suffix}", v.name), i, s.map(pick));
             }
@@ -226,8 +300,16 @@ fn assemble(
         if let Some(labs) = labs {
             for (l, series) in LABS.iter().zip(&labs[i]) {
                 let s = series.summary(-24, 24);
-                put(format!("{}_{}", l.name, LAB_SUFFIXES[0]), i, s.map(|s| s.first));
-                put(format!("{}_{}", l.name, LAB_SUFFIXES[1]), i, s.map(|s| s.last));
+                put(
+                    format!("{}_{}", l.name, LAB_SUFFIXES[0]),
+                    i,
+                    s.map(|s| s.first),
+                );
+                put(
+                    format!("{}_{}", l.name, LAB_SUFFIXES[1]),
+                    i,
+                    s.map(|s| s.last),
+                );
             }
         }
         put("urineoutput_sum".into(), i, urine.map(|u| u[i]));
@@ -236,23 +318,42 @@ fn assemble(
         for (flag_name, ethnicity) in RACE_FLAGS {
             let set = match ethnicity {
                 Some(e) => p.ethnicity == e,
-                None => !p.ethnicity.is_empty() && !RACE_FLAGS.iter().any(|(_, e)| *e == Some(p.ethnicity.as_str())),
+                None => {
+                    !p.ethnicity.is_empty()
+                        && !RACE_FLAGS
+                            .iter()
+                            .any(|(_, e)| *e == Some(p.ethnicity.as_str()))
+                }
             };
             put(flag_name.into(), i, flag(set));
         }
-        put("electivesurgery".into(), i, flag(elective.get(&p.stay).copied().unwrap_or(false)));
+        put(
+            "electivesurgery".into(),
+            i,
+            flag(elective.get(&p.stay).copied().unwrap_or(false)),
+        );
     }
     let columns = schema
         .columns()
         .iter()
         .map(|spec| {
-            let v = values.remove(&spec.name).unwrap_or_else(|| vec![None; cohort.len()]);
+            let v = values
+                .remove(&spec.name)
+                .unwrap_or_else(|| vec![None; cohort.len()]);
             let column = Column::continuous(&spec.name, &v);
             column.cast(spec.kind).map_err(|(row, value)| {
-                CohortError::Input(format!("internal: column {} row {row} value {value} does not fit", spec.name))
+                CohortError::Input(format!(
+                    "internal: column {} row {row} value {value} does not fit",
+                    spec.name
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    debug_assert!(schema.columns().iter().all(|c| c.kind != ColumnKind::Categorical));
+    debug_assert!(
+        schema
+            .columns()
+            .iter()
+            .all(|c| c.kind != ColumnKind::Categorical)
+    );
     Ok(Table::new(columns)?)
 }

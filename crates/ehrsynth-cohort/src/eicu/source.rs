@@ -43,7 +43,10 @@ impl SourceDir {
                 dir.display()
             )));
         }
-        let overrides = overrides.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let overrides = overrides
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
         Ok(Self {
             dir: dir.to_path_buf(),
             overrides,
@@ -61,7 +64,10 @@ impl SourceDir {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                let file = p.file_name().map(|f| f.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+                let file = p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
                 wanted.iter().any(|w| w.to_ascii_lowercase() == file)
             })
             .collect();
@@ -86,7 +92,9 @@ pub struct Row<'a> {
 impl Row<'_> {
     /// Field `i` of the wanted columns as text ("" when not UTF-8).
     pub fn text(&self, i: usize) -> &str {
-        std::str::from_utf8(&self.record[self.positions[i]]).unwrap_or("").trim()
+        std::str::from_utf8(&self.record[self.positions[i]])
+            .unwrap_or("")
+            .trim()
     }
 
     /// Field `i` as a number; `None` when empty or not a number.
@@ -101,11 +109,18 @@ impl Row<'_> {
 }
 
 /// Streams `path`, calling `visit` with each row's `columns` (in the order given).
-pub fn stream<F>(path: &Path, columns: &[&str], progress: &dyn Progress, mut visit: F) -> Result<u64, CohortError>
+pub fn stream<F>(
+    path: &Path,
+    columns: &[&str],
+    progress: &dyn Progress,
+    mut visit: F,
+) -> Result<u64, CohortError>
 where
     F: FnMut(&Row<'_>) -> Result<(), CohortError>,
 {
-    let gzip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let gzip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     let mut reader = open_delimited(path, b',', gzip, progress)?;
     let header = read_header(&mut reader, path, gzip)?;
     let positions = locate_columns(&header, columns, path)?;

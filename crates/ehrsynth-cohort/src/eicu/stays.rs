@@ -157,7 +157,9 @@ pub fn first_stays(rows: &[&PatientRow], order: FirstStayOrder) -> std::collecti
                         .then(nulls_last(a.age_for_exclusion(), b.age_for_exclusion()))
                         .then(nulls_last(a.health_system_stay, b.health_system_stay));
                     let offset = match order {
-                        FirstStayOrder::Original => nulls_last(a.hospital_admit_offset, b.hospital_admit_offset),
+                        FirstStayOrder::Original => {
+                            nulls_last(a.hospital_admit_offset, b.hospital_admit_offset)
+                        }
                         FirstStayOrder::EarliestUnitStay => {
                             nulls_last(b.hospital_admit_offset, a.hospital_admit_offset)
                         }
@@ -179,8 +181,16 @@ pub struct Apache {
 }
 
 /// APACHE IVa rows of `apachePatientResult`, by stay.
-pub fn read_apache(path: &Path, progress: &dyn Progress) -> Result<HashMap<i64, Apache>, CohortError> {
-    let columns = ["patientunitstayid", "apacheversion", "predictedhospitalmortality", "actualventdays"];
+pub fn read_apache(
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<HashMap<i64, Apache>, CohortError> {
+    let columns = [
+        "patientunitstayid",
+        "apacheversion",
+        "predictedhospitalmortality",
+        "actualventdays",
+    ];
     let mut out = HashMap::new();
     stream(path, &columns, progress, |r| {
         if r.text(1) == "IVa"
@@ -201,14 +211,22 @@ pub fn read_apache(path: &Path, progress: &dyn Progress) -> Result<HashMap<i64, 
 }
 
 /// `electivesurgery` of `apachePredVar` by stay (missing counts as 0 later).
-pub fn read_elective(path: &Path, progress: &dyn Progress) -> Result<HashMap<i64, bool>, CohortError> {
+pub fn read_elective(
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<HashMap<i64, bool>, CohortError> {
     let mut out = HashMap::new();
-    stream(path, &["patientunitstayid", "electivesurgery"], progress, |r| {
-        if let (Some(stay), Some(flag)) = (r.integer(0), r.integer(1)) {
-            out.insert(stay, flag == 1);
-        }
-        Ok(())
-    })?;
+    stream(
+        path,
+        &["patientunitstayid", "electivesurgery"],
+        progress,
+        |r| {
+            if let (Some(stay), Some(flag)) = (r.integer(0), r.integer(1)) {
+                out.insert(stay, flag == 1);
+            }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -230,7 +248,12 @@ mod tests {
 
     #[test]
     fn first_stay_follows_the_original_ordering_quirk() {
-        let rows = [row(1, "a", 10, -8.0), row(2, "a", 10, -2258.0), row(3, "a", 11, 0.0), row(4, "b", 12, 0.0)];
+        let rows = [
+            row(1, "a", 10, -8.0),
+            row(2, "a", 10, -2258.0),
+            row(3, "a", 11, 0.0),
+            row(4, "b", 12, 0.0),
+        ];
         let refs: Vec<&PatientRow> = rows.iter().collect();
         let original = first_stays(&refs, FirstStayOrder::Original);
         assert!(original.contains(&2) && original.contains(&4) && original.len() == 2);
@@ -242,7 +265,10 @@ mod tests {
     fn ages_parse_as_the_sql_does() {
         let mut r = row(1, "a", 1, 0.0);
         r.age = "> 89".into();
-        assert_eq!((r.age_for_exclusion(), r.age_years()), (Some(89.0), Some(90.0)));
+        assert_eq!(
+            (r.age_for_exclusion(), r.age_years()),
+            (Some(89.0), Some(90.0))
+        );
         r.age = String::new();
         assert_eq!((r.age_for_exclusion(), r.age_years()), (None, None));
     }

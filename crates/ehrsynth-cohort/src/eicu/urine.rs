@@ -54,7 +54,12 @@ pub fn urine_output(
 ) -> Result<Vec<f64>, CohortError> {
     let anchors: Vec<f64> = admit_offsets.iter().map(|&a| grid_anchor(a)).collect();
     let mut totals = vec![0.0; admit_offsets.len()];
-    let columns = ["patientunitstayid", "intakeoutputoffset", "cellpath", "cellvaluenumeric"];
+    let columns = [
+        "patientunitstayid",
+        "intakeoutputoffset",
+        "cellpath",
+        "cellvaluenumeric",
+    ];
     stream(path, &columns, progress, |r| {
         if !is_urine_path(r.text(2)) {
             return Ok(());
@@ -76,12 +81,20 @@ mod tests {
 
     #[test]
     fn urine_labels_are_recognised() {
-        for yes in ["Urine", "Urine Output-Foley", "Straight Cath UOP", "Incontient urine", "Condom Catheter"] {
+        for yes in [
+            "Urine",
+            "Urine Output-Foley",
+            "Straight Cath UOP",
+            "Incontient urine",
+            "Condom Catheter",
+        ] {
             assert!(is_urine_path(&format!("{OUTPUT_PREFIX}{yes}")), "{yes}");
         }
         for no in ["Stool", "Emesis", "Chest Tube #1", "Foley PACU"] {
             assert!(!is_urine_path(&format!("{OUTPUT_PREFIX}{no}")), "{no}");
         }
-        assert!(!is_urine_path("flowsheet|Flowsheet Cell Labels|I&O|Intake (ml)|Urine"));
+        assert!(!is_urine_path(
+            "flowsheet|Flowsheet Cell Labels|I&O|Intake (ml)|Urine"
+        ));
     }
 }

@@ -78,9 +78,9 @@ impl RawVital {
             ("Non-Invasive BP", "Non-Invasive BP Mean") => RawVital::NibpMean,
             ("Invasive BP", "Invasive BP Systolic") => RawVital::IbpSys,
             ("Invasive BP", "Invasive BP Diastolic") => RawVital::IbpDia,
-            ("Invasive BP", "Invasive BP Mean") | ("MAP (mmHg)", "Value") | ("Arterial Line MAP (mmHg)", "Value") => {
-                RawVital::IbpMean
-            }
+            ("Invasive BP", "Invasive BP Mean")
+            | ("MAP (mmHg)", "Value")
+            | ("Arterial Line MAP (mmHg)", "Value") => RawVital::IbpMean,
             _ => return None,
         })
     }
@@ -93,7 +93,9 @@ const VITAL_CATEGORIES: [&str; 3] = ["Vital Signs", "Scores", "Other Vital Signs
 pub fn is_plain_number(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Where the vitals come from.
@@ -178,7 +180,11 @@ fn nurse_row(row: &Row<'_>, mut emit: impl FnMut(i64, f64, f64, RawVital, f64)) 
 }
 
 /// Calls `emit` with each valid value of one vitalPeriodic / vitalAperiodic row.
-fn monitor_row(row: &Row<'_>, vars: &[RawVital], mut emit: impl FnMut(i64, f64, f64, RawVital, f64)) {
+fn monitor_row(
+    row: &Row<'_>,
+    vars: &[RawVital],
+    mut emit: impl FnMut(i64, f64, f64, RawVital, f64),
+) {
     let (Some(stay), Some(offset)) = (row.integer(0), row.number(1)) else {
         return;
     };
@@ -210,7 +216,10 @@ pub fn heart_rate_span(
                 Ok(())
             })?;
         }
-        VitalSource::Monitors { periodic: Some(path), .. } => {
+        VitalSource::Monitors {
+            periodic: Some(path),
+            ..
+        } => {
             stream(path, &PERIODIC_COLUMNS[..3], progress, |r| {
                 monitor_row(r, &PERIODIC_VARS[..1], &mut note);
                 Ok(())
@@ -255,7 +264,10 @@ pub fn day_one_vitals(
                 Ok(())
             })?;
         }
-        VitalSource::Monitors { periodic, aperiodic } => {
+        VitalSource::Monitors {
+            periodic,
+            aperiodic,
+        } => {
             if let Some(path) = periodic {
                 stream(path, &PERIODIC_COLUMNS, progress, |r| {
                     monitor_row(r, &PERIODIC_VARS, &mut keep);
@@ -277,7 +289,8 @@ pub fn day_one_vitals(
 fn merge_into_hours(mut charted: Vec<Charted>, anchors: &[f64]) -> Vec<StayVitals> {
     let mut out: Vec<StayVitals> = (0..anchors.len()).map(|_| Default::default()).collect();
     charted.sort_unstable_by_key(|c| (c.stay, c.offset, c.entry));
-    for group in charted.chunk_by(|a, b| (a.stay, a.offset, a.entry) == (b.stay, b.offset, b.entry)) {
+    for group in charted.chunk_by(|a, b| (a.stay, a.offset, a.entry) == (b.stay, b.offset, b.entry))
+    {
         let mut sums = [(0.0f64, 0u32); RAW_COUNT];
         for c in group {
             let s = &mut sums[c.var as usize];
@@ -324,7 +337,13 @@ mod tests {
 
     #[test]
     fn pressures_prefer_invasive_values_charted_at_the_same_time() {
-        let c = |offset, var, value| Charted { stay: 0, offset, entry: offset, var, value };
+        let c = |offset, var, value| Charted {
+            stay: 0,
+            offset,
+            entry: offset,
+            var,
+            value,
+        };
         let charted = vec![
             c(30, RawVital::NibpSys, 100.0),
             c(30, RawVital::IbpSys, 140.0),

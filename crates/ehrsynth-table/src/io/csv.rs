@@ -52,7 +52,9 @@ pub fn open_delimited<'a>(
             path: path.to_path_buf(),
         });
     }
-    let label = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let label = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     progress.start(&label, size, "bytes");
     let counted = BufReader::with_capacity(1 << 16, CountingReader::new(file, progress));
     let reader: Box<dyn Read + 'a> = if gzip {
@@ -72,7 +74,11 @@ pub fn open_delimited<'a>(
 pub fn csv_error(path: &Path, gzip: bool, last_line: u64, error: csv::Error) -> TableError {
     let line = error.position().map_or(last_line + 1, |p| p.line());
     match error.into_kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, pos } => TableError::Csv {
+        csv::ErrorKind::UnequalLengths {
+            expected_len,
+            len,
+            pos,
+        } => TableError::Csv {
             path: path.to_path_buf(),
             line: pos.map_or(line, |p| p.line()),
             message: format!(
@@ -111,7 +117,10 @@ pub fn read_header<R: Read>(
     path: &Path,
     gzip: bool,
 ) -> crate::Result<Vec<String>> {
-    let header = reader.byte_headers().map_err(|e| csv_error(path, gzip, 0, e))?.clone();
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, gzip, 0, e))?
+        .clone();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(TableError::Empty {
             path: path.to_path_buf(),
@@ -123,7 +132,10 @@ pub fn read_header<R: Read>(
         let name = std::str::from_utf8(field).map_err(|_| TableError::Csv {
             path: path.to_path_buf(),
             line: 1,
-            message: format!("header field {} is not valid UTF-8; save the file as UTF-8", i + 1),
+            message: format!(
+                "header field {} is not valid UTF-8; save the file as UTF-8",
+                i + 1
+            ),
         })?;
         let name = name.trim().trim_start_matches('\u{feff}').to_string();
         if !seen.insert(name.clone()) {
@@ -146,11 +158,14 @@ pub fn locate_columns<S: AsRef<str>>(
     wanted
         .iter()
         .map(|w| {
-            header.iter().position(|h| h == w.as_ref()).ok_or_else(|| TableError::MissingColumn {
-                path: path.to_path_buf(),
-                column: w.as_ref().to_string(),
-                found: short_list(header.iter().map(String::as_str)),
-            })
+            header
+                .iter()
+                .position(|h| h == w.as_ref())
+                .ok_or_else(|| TableError::MissingColumn {
+                    path: path.to_path_buf(),
+                    column: w.as_ref().to_string(),
+                    found: short_list(header.iter().map(String::as_str)),
+                })
         })
         .collect()
 }
@@ -184,7 +199,9 @@ pub fn read_delimited(
             let text = std::str::from_utf8(&record[pos]).map_err(|_| TableError::Csv {
                 path: path.to_path_buf(),
                 line,
-                message: format!("column '{name}' holds bytes that are not valid UTF-8; save the file as UTF-8"),
+                message: format!(
+                    "column '{name}' holds bytes that are not valid UTF-8; save the file as UTF-8"
+                ),
             })?;
             builder.push(text, line);
         }
@@ -206,8 +223,16 @@ pub fn write_delimited(path: &Path, table: &Table, delimiter: u8, gzip: bool) ->
         source,
     };
     if gzip {
-        let encoder = write_records(GzEncoder::new(file, Compression::default()), table, delimiter, path)?;
-        encoder.finish().and_then(|mut f| f.flush()).map_err(io_error)
+        let encoder = write_records(
+            GzEncoder::new(file, Compression::default()),
+            table,
+            delimiter,
+            path,
+        )?;
+        encoder
+            .finish()
+            .and_then(|mut f| f.flush())
+            .map_err(io_error)
     } else {
         let mut file = write_records(file, table, delimiter, path)?;
         file.flush().map_err(io_error)
@@ -220,7 +245,9 @@ fn write_records<W: Write>(sink: W, table: &Table, delimiter: u8, path: &Path) -
         line: 0,
         message: format!("could not write: {e}"),
     };
-    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(sink);
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(sink);
     writer.write_record(table.column_names()).map_err(csv_err)?;
     let mut cell = String::new();
     for row in 0..table.n_rows() {

@@ -42,9 +42,15 @@ impl Format {
             None => (name, false),
         };
         if stem.ends_with(".csv") {
-            Ok(Format::Delimited { delimiter: b',', gzip })
+            Ok(Format::Delimited {
+                delimiter: b',',
+                gzip,
+            })
         } else if stem.ends_with(".tsv") {
-            Ok(Format::Delimited { delimiter: b'\t', gzip })
+            Ok(Format::Delimited {
+                delimiter: b'\t',
+                gzip,
+            })
         } else if stem.ends_with(".parquet") && !gzip {
             Ok(Format::Parquet)
         } else {
@@ -140,9 +146,15 @@ mod tests {
     fn formats_follow_extensions() {
         assert_eq!(
             Format::from_path(Path::new("a/B.CSV.gz")).unwrap(),
-            Format::Delimited { delimiter: b',', gzip: true }
+            Format::Delimited {
+                delimiter: b',',
+                gzip: true
+            }
         );
-        assert_eq!(Format::from_path(Path::new("x.parquet")).unwrap(), Format::Parquet);
+        assert_eq!(
+            Format::from_path(Path::new("x.parquet")).unwrap(),
+            Format::Parquet
+        );
         assert!(Format::from_path(Path::new("x.xlsx")).is_err());
         assert!(Format::from_path(Path::new("x.parquet.gz")).is_err());
     }

@@ -41,21 +41,29 @@ pub fn write_parquet(path: &Path, table: &Table) -> crate::Result<()> {
         .iter()
         .map(|c| leaf_type(c).map(Arc::new).map_err(&err))
         .collect::<crate::Result<Vec<_>>>()?;
-    let schema = Type::group_type_builder("ehrsynth").with_fields(fields).build().map_err(&err)?;
+    let schema = Type::group_type_builder("ehrsynth")
+        .with_fields(fields)
+        .build()
+        .map_err(&err)?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
-    let mut writer = SerializedFileWriter::new(create(path)?, Arc::new(schema), Arc::new(props)).map_err(&err)?;
+    let mut writer = SerializedFileWriter::new(create(path)?, Arc::new(schema), Arc::new(props))
+        .map_err(&err)?;
     let mut start = 0;
     while start < table.n_rows() || (start == 0 && table.n_rows() == 0) {
         let end = (start + ROW_GROUP_ROWS).min(table.n_rows());
         let mut group = writer.next_row_group().map_err(&err)?;
         for column in table.columns() {
-            let mut slot = group.next_column().map_err(&err)?.ok_or_else(|| TableError::Parquet {
-                path: path.to_path_buf(),
-                message: "writer ran out of columns".into(),
-            })?;
+            let mut slot =
+                group
+                    .next_column()
+                    .map_err(&err)?
+                    .ok_or_else(|| TableError::Parquet {
+                        path: path.to_path_buf(),
+                        message: "writer ran out of columns".into(),
+                    })?;
             write_column(&mut slot, column, start, end).map_err(&err)?;
             slot.close().map_err(&err)?;
         }
@@ -89,27 +97,34 @@ fn write_column(
     end: usize,
 ) -> parquet::errors::Result<()> {
     let rows = start..end;
-    let defs: Vec<i16> = rows.clone().map(|i| i16::from(!column.is_missing(i))).collect();
+    let defs: Vec<i16> = rows
+        .clone()
+        .map(|i| i16::from(!column.is_missing(i)))
+        .collect();
     let present: Vec<usize> = rows.filter(|&i| !column.is_missing(i)).collect();
     match column.data() {
         ColumnData::Continuous(v) => {
             let values: Vec<f64> = present.iter().map(|&i| v[i]).collect();
-            slot.typed::<DoubleType>().write_batch(&values, Some(&defs), None)?;
+            slot.typed::<DoubleType>()
+                .write_batch(&values, Some(&defs), None)?;
         }
         ColumnData::Integer(v) => {
             let values: Vec<i64> = present.iter().map(|&i| v[i]).collect();
-            slot.typed::<Int64Type>().write_batch(&values, Some(&defs), None)?;
+            slot.typed::<Int64Type>()
+                .write_batch(&values, Some(&defs), None)?;
         }
         ColumnData::Binary(v) => {
             let values: Vec<bool> = present.iter().map(|&i| v[i]).collect();
-            slot.typed::<BoolType>().write_batch(&values, Some(&defs), None)?;
+            slot.typed::<BoolType>()
+                .write_batch(&values, Some(&defs), None)?;
         }
         ColumnData::Categorical { codes, dictionary } => {
             let values: Vec<ByteArray> = present
                 .iter()
                 .map(|&i| ByteArray::from(dictionary[codes[i] as usize].as_bytes().to_vec()))
                 .collect();
-            slot.typed::<ByteArrayType>().write_batch(&values, Some(&defs), None)?;
+            slot.typed::<ByteArrayType>()
+                .write_batch(&values, Some(&defs), None)?;
         }
     }
     Ok(())
@@ -128,7 +143,9 @@ pub fn read_parquet(path: &Path, schema: Option<&Schema>) -> crate::Result<Table
     let err = parquet_error(path);
     let reader = SerializedFileReader::new(open(path)?).map_err(&err)?;
     let descr = reader.metadata().file_metadata().schema_descr_ptr();
-    let leaves: Vec<String> = (0..descr.num_columns()).map(|i| descr.column(i).name().to_string()).collect();
+    let leaves: Vec<String> = (0..descr.num_columns())
+        .map(|i| descr.column(i).name().to_string())
+        .collect();
     if descr.root_schema().get_fields().len() != leaves.len() {
         return Err(TableError::Parquet {
             path: path.to_path_buf(),
@@ -151,7 +168,9 @@ pub fn read_parquet(path: &Path, schema: Option<&Schema>) -> crate::Result<Table
             other => {
                 return Err(TableError::Parquet {
                     path: path.to_path_buf(),
-                    message: format!("column '{name}' has physical type {other}, which ehrsynth does not read"),
+                    message: format!(
+                        "column '{name}' has physical type {other}, which ehrsynth does not read"
+                    ),
                 });
             }
         });
@@ -215,7 +234,9 @@ fn read_leaf(
             while read < rows {
                 defs.clear();
                 $values.clear();
-                let (records, _, levels) = r.read_records(READ_BATCH, Some(&mut defs), None, &mut $values).map_err(&err)?;
+                let (records, _, levels) = r
+                    .read_records(READ_BATCH, Some(&mut defs), None, &mut $values)
+                    .map_err(&err)?;
                 if records == 0 {
                     break;
                 }
@@ -230,11 +251,21 @@ fn read_leaf(
         }};
     }
     match (reader, target) {
-        (ColumnReader::DoubleColumnReader(r), Gathered::Reals(out)) => drain!(r, v, |x: &f64| *x, out),
-        (ColumnReader::FloatColumnReader(r), Gathered::Reals(out)) => drain!(r, v, |x: &f32| f64::from(*x), out),
-        (ColumnReader::Int64ColumnReader(r), Gathered::Ints(out)) => drain!(r, v, |x: &i64| *x, out),
-        (ColumnReader::Int32ColumnReader(r), Gathered::Ints(out)) => drain!(r, v, |x: &i32| i64::from(*x), out),
-        (ColumnReader::BoolColumnReader(r), Gathered::Bools(out)) => drain!(r, v, |x: &bool| *x, out),
+        (ColumnReader::DoubleColumnReader(r), Gathered::Reals(out)) => {
+            drain!(r, v, |x: &f64| *x, out)
+        }
+        (ColumnReader::FloatColumnReader(r), Gathered::Reals(out)) => {
+            drain!(r, v, |x: &f32| f64::from(*x), out)
+        }
+        (ColumnReader::Int64ColumnReader(r), Gathered::Ints(out)) => {
+            drain!(r, v, |x: &i64| *x, out)
+        }
+        (ColumnReader::Int32ColumnReader(r), Gathered::Ints(out)) => {
+            drain!(r, v, |x: &i32| i64::from(*x), out)
+        }
+        (ColumnReader::BoolColumnReader(r), Gathered::Bools(out)) => {
+            drain!(r, v, |x: &bool| *x, out)
+        }
         (ColumnReader::ByteArrayColumnReader(r), Gathered::Texts(builder)) => {
             let mut texts: Vec<Option<String>> = Vec::new();
             {
@@ -245,8 +276,9 @@ fn read_leaf(
                 while read < rows {
                     defs.clear();
                     values.clear();
-                    let (records, _, levels) =
-                        r.read_records(READ_BATCH, Some(&mut defs), None, &mut values).map_err(&err)?;
+                    let (records, _, levels) = r
+                        .read_records(READ_BATCH, Some(&mut defs), None, &mut values)
+                        .map_err(&err)?;
                     if records == 0 {
                         break;
                     }
@@ -256,7 +288,8 @@ fn read_leaf(
                     let mut next = values.iter();
                     for &d in &defs {
                         out.push(if d > 0 {
-                            next.next().map(|b| String::from_utf8_lossy(b.data()).into_owned())
+                            next.next()
+                                .map(|b| String::from_utf8_lossy(b.data()).into_owned())
                         } else {
                             None
                         });
@@ -291,7 +324,8 @@ fn finish_column(gathered: Gathered, name: &str, path: &Path) -> crate::Result<C
 fn promote_flags(column: Column) -> Column {
     let only_flags = column.kind() == ColumnKind::Integer
         && column.missing_count() < column.len()
-        && (0..column.len()).all(|i| matches!(column.value(i), Value::Missing | Value::Integer(0 | 1)));
+        && (0..column.len())
+            .all(|i| matches!(column.value(i), Value::Missing | Value::Integer(0 | 1)));
     if only_flags {
         column.cast(ColumnKind::Binary).unwrap_or(column)
     } else {

@@ -93,7 +93,9 @@ fn parse_table_files(specs: &[String]) -> anyhow::Result<HashMap<String, PathBuf
     specs
         .iter()
         .map(|s| match s.split_once('=') {
-            Some((table, file)) if !table.is_empty() && !file.is_empty() => Ok((table.to_string(), PathBuf::from(file))),
+            Some((table, file)) if !table.is_empty() && !file.is_empty() => {
+                Ok((table.to_string(), PathBuf::from(file)))
+            }
             _ => bail!("--table expects TABLE=FILE (e.g. lab=lab_subset.csv.gz), got '{s}'"),
         })
         .collect()

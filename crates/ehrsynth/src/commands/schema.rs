@@ -70,7 +70,11 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => {
             schema.save(path)?;
-            eprintln!("wrote {} ({} columns)", path.display(), schema.columns().len());
+            eprintln!(
+                "wrote {} ({} columns)",
+                path.display(),
+                schema.columns().len()
+            );
         }
         None => print!("{}", schema.to_toml()),
     }
@@ -86,7 +90,9 @@ fn apply_roles(schema: &mut Schema, args: &SchemaArgs) -> anyhow::Result<()> {
         .chain(args.groups.iter().map(|c| (c, Role::Group)))
         .chain(args.ids.iter().map(|c| (c, Role::Id)));
     for (column, role) in assignments {
-        schema.set_role(column, role).with_context(|| format!("setting the role of '{column}'"))?;
+        schema
+            .set_role(column, role)
+            .with_context(|| format!("setting the role of '{column}'"))?;
     }
     Ok(())
 }
