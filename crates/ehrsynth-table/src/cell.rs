@@ -8,7 +8,13 @@ pub const MISSING_TOKENS: &[&str] = &["", "NA", "N/A", "NaN", "nan", "NULL", "nu
 
 /// True when `text` stands for a missing value.
 pub fn is_missing_token(text: &str) -> bool {
-    MISSING_TOKENS.contains(&text.trim())
+    let text = text.trim();
+    // Fast path: every token but "" starts with N or n; numbers never do.
+    match text.as_bytes().first() {
+        None => true,
+        Some(b'N' | b'n') => MISSING_TOKENS.contains(&text),
+        Some(_) => false,
+    }
 }
 
 /// A finite real number, or `None`.
@@ -54,11 +60,19 @@ pub fn expected_text(kind: ColumnKind) -> &'static str {
 
 /// Writes a continuous value so that reading it back infers a continuous column ("87.0", not "87").
 pub fn format_continuous(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.1}")
+    let mut out = String::new();
+    push_continuous(&mut out, x);
+    out
+}
+
+/// Appends a continuous value as [`format_continuous`] writes it, without allocating.
+pub fn push_continuous(out: &mut String, x: f64) {
+    use std::fmt::Write as _;
+    let _ = if x.fract() == 0.0 && x.abs() < 1e15 {
+        write!(out, "{x:.1}")
     } else {
-        format!("{x}")
-    }
+        write!(out, "{x}")
+    };
 }
 
 #[cfg(test)]

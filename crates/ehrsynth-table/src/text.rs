@@ -33,17 +33,37 @@ impl Hasher for FxHasher {
         }
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits weak and hash tables index by them: mix (fmix64).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 }
 
 const MISSING: u32 = u32::MAX;
 
+/// A text of at most 15 bytes as one integer: the bytes, then the length in the last byte.
+fn pack(text: &str) -> Option<u128> {
+    let bytes = text.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(buf))
+}
+
 /// Collects the text cells of one column, then turns them into a typed [`Column`].
 #[derive(Default)]
 pub struct TextColumnBuilder {
     name: String,
-    lookup: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
+    /// Texts of up to 15 bytes packed into a u128 (with their length), so a lookup compares
+    /// integers instead of chasing a heap pointer: most clinical cells are short.
+    short: HashMap<u128, u32, BuildHasherDefault<FxHasher>>,
+    long: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
     entries: Vec<Box<str>>,
     first_line: Vec<u64>,
     codes: Vec<u32>,
@@ -60,21 +80,26 @@ impl TextColumnBuilder {
 
     /// Adds one cell; `line` is where it came from, used in error messages.
     pub fn push(&mut self, text: &str, line: u64) {
+        let text = text.trim();
         if is_missing_token(text) {
             self.codes.push(MISSING);
             return;
         }
-        let text = text.trim();
-        let code = match self.lookup.get(text) {
-            Some(&code) => code,
-            None => {
-                let code = self.entries.len() as u32;
-                self.entries.push(text.into());
-                self.first_line.push(line);
-                self.lookup.insert(text.into(), code);
-                code
-            }
+        let next = self.entries.len() as u32;
+        let code = match pack(text) {
+            Some(key) => *self.short.entry(key).or_insert(next),
+            None => match self.long.get(text) {
+                Some(&code) => code,
+                None => {
+                    self.long.insert(text.into(), next);
+                    next
+                }
+            },
         };
+        if code == next {
+            self.entries.push(text.into());
+            self.first_line.push(line);
+        }
         self.codes.push(code);
     }
 
@@ -176,6 +201,119 @@ impl TextColumnBuilder {
     }
 }
 
+/// Parses the cells of a column whose kind is known and numeric straight into values, without a
+/// dictionary (the fast path when a schema is given). The first cell that does not parse is
+/// remembered and reported by [`NumericColumnBuilder::finish`].
+pub struct NumericColumnBuilder {
+    name: String,
+    kind: ColumnKind,
+    values: Vec<f64>,
+    validity: Validity,
+    first_bad: Option<(String, u64)>,
+}
+
+impl NumericColumnBuilder {
+    /// A builder for column `name` of numeric `kind`.
+    pub fn new(name: impl Into<String>, kind: ColumnKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            values: Vec::new(),
+            validity: Validity::new(),
+            first_bad: None,
+        }
+    }
+
+    /// Adds one cell; `line` is where it came from.
+    pub fn push(&mut self, text: &str, line: u64) {
+        let text = text.trim();
+        if is_missing_token(text) {
+            self.values.push(0.0);
+            self.validity.push(false);
+            return;
+        }
+        let parsed = match self.kind {
+            ColumnKind::Integer => parse_integer(text, false).map(|i| i as f64),
+            ColumnKind::Binary => parse_binary(text).map(|b| if b { 1.0 } else { 0.0 }),
+            _ => parse_number(text),
+        };
+        if parsed.is_none() && self.first_bad.is_none() {
+            self.first_bad = Some((text.to_string(), line));
+        }
+        self.values.push(parsed.unwrap_or(0.0));
+        self.validity.push(parsed.is_some());
+    }
+
+    /// The column, or the first cell that did not parse.
+    pub fn finish(self, source: &Path) -> crate::Result<Column> {
+        if let Some((value, line)) = self.first_bad {
+            return Err(TableError::Parse {
+                path: source.to_path_buf(),
+                line,
+                column: self.name,
+                value,
+                expected: expected_text(self.kind).to_string(),
+            });
+        }
+        let data = match self.kind {
+            ColumnKind::Integer => {
+                ColumnData::Integer(self.values.iter().map(|&x| x as i64).collect())
+            }
+            ColumnKind::Binary => {
+                ColumnData::Binary(self.values.iter().map(|&x| x == 1.0).collect())
+            }
+            _ => ColumnData::Continuous(
+                self.values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| {
+                        if self.validity.is_valid(i) {
+                            x
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            ),
+        };
+        Ok(Column::new(self.name, data, self.validity))
+    }
+}
+
+/// A column being read: dictionary-coded text (kind inferred or categorical) or direct numbers.
+pub enum ColumnBuilder {
+    /// Text cells, dictionary-coded.
+    Text(TextColumnBuilder, Option<ColumnKind>),
+    /// Numbers of a known kind.
+    Numeric(NumericColumnBuilder),
+}
+
+impl ColumnBuilder {
+    /// The right builder for a column of `kind` (`None` = infer).
+    pub fn for_kind(name: &str, kind: Option<ColumnKind>) -> Self {
+        match kind {
+            Some(k) if k.is_numeric() => ColumnBuilder::Numeric(NumericColumnBuilder::new(name, k)),
+            other => ColumnBuilder::Text(TextColumnBuilder::new(name), other),
+        }
+    }
+
+    /// Adds one cell.
+    pub fn push(&mut self, text: &str, line: u64) {
+        match self {
+            ColumnBuilder::Text(b, _) => b.push(text, line),
+            ColumnBuilder::Numeric(b) => b.push(text, line),
+        }
+    }
+
+    /// The finished column.
+    pub fn finish(self, source: &Path) -> crate::Result<Column> {
+        match self {
+            ColumnBuilder::Text(b, kind) => b.finish(kind, source),
+            ColumnBuilder::Numeric(b) => b.finish(source),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +360,12 @@ mod tests {
             err,
             "f.csv, line 4, column 'c': found 'abc', expected a number (or an empty cell for missing)"
         );
+        let mut direct = NumericColumnBuilder::new("c", ColumnKind::Continuous);
+        for (i, c) in ["1.5", "", "abc", "x"].iter().enumerate() {
+            direct.push(c, i as u64 + 2);
+        }
+        let err = direct.finish(Path::new("f.csv")).unwrap_err().to_string();
+        assert!(err.contains("line 4") && err.contains("'abc'"), "{err}");
         let col = build(&[" 7 ", "", "7"], Some(ColumnKind::Integer)).unwrap();
         assert_eq!(
             (col.value(0), col.value(1), col.value(2)),

@@ -9,13 +9,13 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::{create, open};
-use crate::cell::format_continuous;
+use crate::cell::push_continuous;
 use crate::column::Value;
 use crate::error::{TableError, short_list};
 use crate::progress::Progress;
 use crate::schema::Schema;
 use crate::table::Table;
-use crate::text::TextColumnBuilder;
+use crate::text::ColumnBuilder;
 
 /// Counts bytes as they are read and reports them to a [`Progress`].
 pub struct CountingReader<'a, R> {
@@ -185,7 +185,11 @@ pub fn read_delimited(
         None => header.clone(),
     };
     let positions = locate_columns(&header, &names, path)?;
-    let mut builders: Vec<TextColumnBuilder> = names.iter().map(TextColumnBuilder::new).collect();
+    let mut builders: Vec<ColumnBuilder> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| ColumnBuilder::for_kind(name, schema.map(|s| s.columns()[i].kind)))
+        .collect();
     let mut record = csv::ByteRecord::new();
     let mut line = 1;
     loop {
@@ -208,8 +212,7 @@ pub fn read_delimited(
     }
     let columns = builders
         .into_iter()
-        .enumerate()
-        .map(|(i, b)| b.finish(schema.map(|s| s.columns()[i].kind), path))
+        .map(|b| b.finish(path))
         .collect::<crate::Result<Vec<_>>>()?;
     progress.finish(&format!("{} rows", columns.first().map_or(0, |c| c.len())));
     Table::new(columns)
@@ -224,7 +227,7 @@ pub fn write_delimited(path: &Path, table: &Table, delimiter: u8, gzip: bool) ->
     };
     if gzip {
         let encoder = write_records(
-            GzEncoder::new(file, Compression::default()),
+            GzEncoder::new(file, Compression::fast()),
             table,
             delimiter,
             path,
@@ -255,7 +258,7 @@ fn write_records<W: Write>(sink: W, table: &Table, delimiter: u8, path: &Path) -
             cell.clear();
             match column.value(row) {
                 Value::Missing => {}
-                Value::Number(x) => cell.push_str(&format_continuous(x)),
+                Value::Number(x) => push_continuous(&mut cell, x),
                 other => {
                     use std::fmt::Write as _;
                     let _ = write!(cell, "{other}");
