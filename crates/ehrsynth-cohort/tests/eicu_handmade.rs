@@ -236,3 +236,36 @@ fn a_missing_required_table_or_column_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn without_nurse_charting_the_monitor_tables_stand_in() {
+    let dir = eicu_dir();
+    std::fs::remove_file(dir.path().join("nurseCharting.csv.gz")).unwrap();
+    // Stay 1001: first monitored heart rate at minute 5 (anchor 60); an invasive systolic at
+    // minute 30 and a non-invasive one at minute 30 (same time: invasive wins) and minute 40.
+    std::fs::write(
+        dir.path().join("vitalPeriodic.csv"),
+        "vitalperiodicid,patientunitstayid,observationoffset,temperature,sao2,heartrate,respiration,systemicsystolic,systemicdiastolic,systemicmean\n\
+         1,1001,5,,97,88,,,,\n\
+         2,1001,30,37.0,,92,14,140,,\n\
+         3,1002,0,,,70,,,,\n\
+         4,1008,0,,,70,,,,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("vitalAperiodic.csv"),
+        "vitalaperiodicid,patientunitstayid,observationoffset,noninvasivesystolic,noninvasivediastolic,noninvasivemean\n\
+         1,1001,30,100,60,80\n\
+         2,1001,40,120,70,90\n",
+    )
+    .unwrap();
+    let c = build_eicu(dir.path(), &EicuOptions::default(), &NoProgress).unwrap();
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("table nurseCharting is absent"));
+    let t = &c.table;
+    assert_eq!(cell(t, 1001, "heartrate_first"), Some(90.0)); // minutes 5 and 30: both hour 0
+    assert_eq!(cell(t, 1001, "sysbp_first"), Some(130.0)); // hour 0: mean(140 invasive, 120)
+    assert_eq!(cell(t, 1001, "diasbp_first"), Some(65.0)); // no invasive diastolic: mean(60, 70)
+    assert_eq!(cell(t, 1001, "spo2_first"), Some(97.0));
+    assert!((cell(t, 1001, "hosp_los").unwrap() - (2940.0 - 5.0) / 1440.0).abs() < 1e-12);
+}

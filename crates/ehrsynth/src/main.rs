@@ -9,9 +9,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+const EXAMPLES: &str = "Examples:
+  ehrsynth quickstart                                   # the offline main job
+  ehrsynth cohort reference --rows 10000 --out reference.parquet
+  ehrsynth cohort eicu --eicu-dir /data/eicu-crd/2.0 --out eicu.parquet
+  ehrsynth schema reference.parquet --target death --site hospitalid";
+
 /// Synthetic ICU patient tables you can trust: build cohorts, generate, audit.
 #[derive(Debug, Parser)]
-#[command(name = "ehrsynth", version, about, long_about = None, propagate_version = true)]
+#[command(name = "ehrsynth", version, about, long_about = None, propagate_version = true, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build a cohort table: from eICU's own tables, or the built-in simulated reference cohort.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = commands::cohort::EXAMPLES)]
     Cohort(commands::cohort::CohortCommand),
     /// Print the inferred schema (TOML) of a CSV, CSV.GZ or Parquet table.
     #[command(after_help = commands::schema::EXAMPLES)]

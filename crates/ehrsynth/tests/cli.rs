@@ -163,6 +163,8 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
 #[test]
 fn every_subcommand_help_has_examples() {
     for args in [
+        vec!["--help"],
+        vec!["cohort", "--help"],
         vec!["schema", "--help"],
         vec!["cohort", "eicu", "--help"],
         vec!["cohort", "reference", "--help"],

@@ -27,6 +27,10 @@ const REFERENCE_EXAMPLES: &str = "Examples:
   ehrsynth cohort reference --rows 100000 --out big.csv.gz
 The table is simulated (see docs/reference-cohort.md); its schema is written beside it.";
 
+pub const EXAMPLES: &str = "Examples:
+  ehrsynth cohort eicu --eicu-dir ../shared/data/eicu-demo --out demo.parquet
+  ehrsynth cohort reference --rows 10000 --hospitals 20 --seed 42 --out reference.parquet";
+
 /// Which cohort to build.
 #[derive(Debug, Subcommand)]
 pub enum CohortCommand {
