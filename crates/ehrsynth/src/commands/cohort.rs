@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ehrsynth_cohort::eicu::{EicuOptions, FirstStayOrder, build_eicu};
 use ehrsynth_cohort::features::eicu_schema;
-use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
+use ehrsynth_cohort::reference::{ReferenceCohort, ReferenceConfig, reference_cohort};
 use ehrsynth_table::io::write_table;
 use ehrsynth_table::{Schema, Table};
 
@@ -68,9 +68,9 @@ pub struct EicuArgs {
     first_stay: FirstStayArg,
 }
 
-/// Arguments of `ehrsynth cohort reference`.
+/// The size and seed of a reference cohort (shared by `cohort reference` and `quickstart`).
 #[derive(Debug, Args)]
-pub struct ReferenceArgs {
+pub struct ReferenceSize {
     /// Number of ICU stays.
     #[arg(long, default_value_t = 10_000)]
     rows: usize,
@@ -80,6 +80,25 @@ pub struct ReferenceArgs {
     /// Random seed (same seed, same table).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+impl ReferenceSize {
+    /// The simulated cohort of this size.
+    pub fn simulate(&self) -> anyhow::Result<ReferenceCohort> {
+        let config = ReferenceConfig {
+            rows: self.rows,
+            hospitals: self.hospitals,
+            seed: self.seed,
+        };
+        Ok(reference_cohort(&config)?)
+    }
+}
+
+/// Arguments of `ehrsynth cohort reference`.
+#[derive(Debug, Args)]
+pub struct ReferenceArgs {
+    #[command(flatten)]
+    size: ReferenceSize,
     /// Output table: .parquet, .csv or .csv.gz.
     #[arg(long)]
     out: PathBuf,
@@ -126,12 +145,7 @@ fn run_eicu(args: EicuArgs) -> anyhow::Result<()> {
 }
 
 fn run_reference(args: ReferenceArgs) -> anyhow::Result<()> {
-    let config = ReferenceConfig {
-        rows: args.rows,
-        hospitals: args.hospitals,
-        seed: args.seed,
-    };
-    let cohort = reference_cohort(&config)?;
+    let cohort = args.size.simulate()?;
     write_with_schema(&args.out, &cohort.table, &eicu_schema())
 }
 

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ehrsynth_cohort::features::eicu_schema;
-use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
 
-use super::cohort::write_with_schema;
+use super::cohort::{ReferenceSize, write_with_schema};
 use crate::summary::{headline, table_summary};
 
 pub const EXAMPLES: &str = "Examples:
@@ -21,25 +20,13 @@ pub struct QuickstartArgs {
     /// Folder for the outputs.
     #[arg(long, default_value = "out/quickstart")]
     out_dir: PathBuf,
-    /// Rows of the reference cohort.
-    #[arg(long, default_value_t = 10_000)]
-    rows: usize,
-    /// Hospitals in the reference cohort.
-    #[arg(long, default_value_t = 20)]
-    hospitals: usize,
-    /// Random seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    size: ReferenceSize,
 }
 
 /// Runs `ehrsynth quickstart`.
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
-    let config = ReferenceConfig {
-        rows: args.rows,
-        hospitals: args.hospitals,
-        seed: args.seed,
-    };
-    let cohort = reference_cohort(&config)?;
+    let cohort = args.size.simulate()?;
     let schema = eicu_schema();
     let out = args.out_dir.join("reference.parquet");
     write_with_schema(&out, &cohort.table, &schema)?;
