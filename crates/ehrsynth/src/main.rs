@@ -31,6 +31,15 @@ enum Command {
     /// Print the inferred schema (TOML) of a CSV, CSV.GZ or Parquet table.
     #[command(after_help = commands::schema::EXAMPLES)]
     Schema(commands::schema::SchemaArgs),
+    /// Split a table into train and holdout: stratified on the target, or by hospital.
+    #[command(after_help = commands::split::EXAMPLES)]
+    Split(commands::split::SplitArgs),
+    /// Audit a synthetic table: fidelity, utility across hospitals, fairness, privacy.
+    #[command(after_help = commands::evaluate::EXAMPLES)]
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Rank features for the target (GBDT gain and permutation) and write a feature list.
+    #[command(after_help = commands::importance::EXAMPLES)]
+    Importance(commands::importance::ImportanceArgs),
     /// The offline main job: build the reference cohort, write it with its schema, print a summary.
     #[command(after_help = commands::quickstart::EXAMPLES)]
     Quickstart(commands::quickstart::QuickstartArgs),
@@ -42,6 +51,9 @@ fn main() -> ExitCode {
         Command::Cohort(c) => commands::cohort::run(c),
         Command::Schema(a) => commands::schema::run(a),
         Command::Quickstart(a) => commands::quickstart::run(a),
+        Command::Evaluate(a) => commands::evaluate::run(a),
+        Command::Split(a) => commands::split::run(a),
+        Command::Importance(a) => commands::importance::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,11 @@
 //! One module per subcommand, plus helpers they share.
 
 pub mod cohort;
+pub mod evaluate;
+pub mod importance;
 pub mod quickstart;
 pub mod schema;
+pub mod split;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,393 @@
+//! The whole audit: one call that runs fidelity, utility, fairness and privacy on a real training
+//! table, a real holdout table and a synthetic table sharing a schema, and returns one
+//! serialisable [`AuditReport`] (the JSON layout documented in docs/metrics.md).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use ehrsynth_table::{ColumnKind, ColumnSpec, Progress, Role, Schema, Table};
+use serde::Serialize;
+
+use crate::encode::Encoder;
+use crate::error::EvalError;
+use crate::fairness::{FairnessInputs, FairnessReport, fairness};
+use crate::fidelity::{
+    FidelityReport, copies, feature_fidelity, mean_abs_difference, pair_associations,
+};
+use crate::privacy::{PrivacyReport, privacy};
+use crate::utility::{Labelled, LogisticUtility, ModelKind, UtilityReport, per_site, three_ways};
+
+/// Version of the JSON layout; bumped on any incompatible change.
+pub const REPORT_VERSION: u32 = 1;
+
+/// What to audit and how.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// The outcome column (default: the schema's target).
+    pub target: Option<String>,
+    /// The site column (default: the schema's site).
+    pub site: Option<String>,
+    /// Group columns (default: the schema's group columns present in the synthetic table).
+    pub groups: Vec<String>,
+    /// Seed for every random step.
+    pub seed: u64,
+}
+
+/// Row counts of the three tables.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RowCounts {
+    /// Real training rows.
+    pub train: usize,
+    /// Real holdout rows.
+    pub holdout: usize,
+    /// Synthetic rows.
+    pub synthetic: usize,
+}
+
+/// Seconds spent per section.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Timings {
+    /// Fidelity, detection included.
+    pub fidelity: f64,
+    /// Utility.
+    pub utility: f64,
+    /// Fairness.
+    pub fairness: f64,
+    /// Privacy.
+    pub privacy: f64,
+}
+
+/// The audit's result.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditReport {
+    /// Always "ehrsynth-audit".
+    pub format: String,
+    /// [`REPORT_VERSION`].
+    pub version: u32,
+    /// The ehrsynth version that wrote it.
+    pub ehrsynth_version: String,
+    /// The seed.
+    pub seed: u64,
+    /// The target column.
+    pub target: Option<String>,
+    /// The site column.
+    pub site: Option<String>,
+    /// The group columns.
+    pub groups: Vec<String>,
+    /// Row counts.
+    pub rows: RowCounts,
+    /// Columns audited (in the synthetic table and the schema, identifiers excluded).
+    pub columns: Vec<String>,
+    /// Columns the utility models use.
+    pub model_features: Vec<String>,
+    /// Things the reader should know (skipped sections, leaky features, dropped rows).
+    pub notes: Vec<String>,
+    /// Fidelity.
+    pub fidelity: FidelityReport,
+    /// Utility (absent without a target).
+    pub utility: Option<UtilityReport>,
+    /// Fairness (absent without group columns).
+    pub fairness: Option<FairnessReport>,
+    /// Privacy.
+    pub privacy: Option<PrivacyReport>,
+    /// Seconds per section.
+    pub timings: Timings,
+}
+
+fn require_columns(table: &Table, names: &[&str], which: &str) -> Result<(), EvalError> {
+    for n in names {
+        if table.column(n).is_none() {
+            return Err(EvalError::Invalid(format!(
+                "the {which} table has no column '{n}', which the audit needs"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Labels of the target column: 1/true/positive = true; rows with a missing target are `None`.
+fn labels(table: &Table, target: &str) -> Result<Vec<Option<bool>>, EvalError> {
+    let c = table
+        .column(target)
+        .ok_or_else(|| EvalError::MissingColumn(target.to_string()))?;
+    (0..c.len())
+        .map(|i| match c.value(i) {
+            ehrsynth_table::Value::Missing => Ok(None),
+            v => match v.as_f64() {
+                Some(x) if x == 0.0 || x == 1.0 => Ok(Some(x == 1.0)),
+                _ => Err(EvalError::Invalid(format!(
+                    "target '{target}' must be binary (0/1), found '{v}' in row {}",
+                    i + 1
+                ))),
+            },
+        })
+        .collect()
+}
+
+/// Rows with a known label, and those labels.
+fn labelled_rows(labels: &[Option<bool>]) -> (Vec<usize>, Vec<bool>) {
+    labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|b| (i, b)))
+        .unzip()
+}
+
+fn site_values(table: &Table, site: &str, rows: &[usize]) -> Vec<String> {
+    table.column(site).map_or_else(Vec::new, |c| {
+        rows.iter().map(|&i| c.value(i).to_string()).collect()
+    })
+}
+
+/// Runs the audit.
+pub fn audit(
+    schema: &Schema,
+    train: &Table,
+    holdout: &Table,
+    synthetic: &Table,
+    config: &AuditConfig,
+    progress: &dyn Progress,
+) -> Result<AuditReport, EvalError> {
+    let mut notes = Vec::new();
+    let target = config
+        .target
+        .clone()
+        .or_else(|| schema.target().map(str::to_string));
+    let site = config
+        .site
+        .clone()
+        .or_else(|| schema.site().map(str::to_string));
+    let specs: Vec<&ColumnSpec> = schema
+        .columns()
+        .iter()
+        .filter(|c| c.role != Role::Id && synthetic.column(&c.name).is_some())
+        .collect();
+    if specs.is_empty() {
+        return Err(EvalError::Invalid(
+            "the synthetic table shares no column with the schema".into(),
+        ));
+    }
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    require_columns(train, &names, "real training")?;
+    require_columns(holdout, &names, "real holdout")?;
+    let groups: Vec<String> = if config.groups.is_empty() {
+        schema
+            .with_role(Role::Group)
+            .into_iter()
+            .filter(|g| names.contains(g))
+            .map(str::to_string)
+            .collect()
+    } else {
+        config.groups.clone()
+    };
+    for g in &groups {
+        if !names.contains(&g.as_str()) {
+            return Err(EvalError::Invalid(format!(
+                "group column '{g}' is not among the audited columns"
+            )));
+        }
+    }
+    let mut timings = Timings::default();
+
+    // Fidelity.
+    let clock = Instant::now();
+    progress.start("fidelity", Some(specs.len() as u64), "columns");
+    let features = specs
+        .iter()
+        .map(|s| {
+            progress.advance(1);
+            let (r, q) = (train.column(&s.name), synthetic.column(&s.name));
+            match (r, q) {
+                (Some(r), Some(q)) => Ok(feature_fidelity(s, r, q)),
+                _ => Err(EvalError::MissingColumn(s.name.clone())),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pairs = pair_associations(&specs, train, synthetic)?;
+    let (exact_copy_share, duplicate_share) = copies(train, synthetic, &names)?;
+    let encoder_all = Encoder::fit(
+        train,
+        &names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    )?;
+    let detection_auroc =
+        crate::detection::detection_auroc(&encoder_all, train, synthetic, config.seed)?;
+    progress.finish("fidelity done");
+    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    let fidelity = FidelityReport {
+        kl_mean: mean(features.iter().filter_map(|f| f.kl).collect()),
+        ks_mean: mean(features.iter().filter_map(|f| f.ks_statistic).collect()),
+        tvd_mean: mean(features.iter().filter_map(|f| f.tvd).collect()),
+        out_of_range_share: mean(features.iter().map(|f| f.out_of_range_share).collect())
+            .unwrap_or(0.0),
+        correlation_mae: mean_abs_difference(pairs.iter().map(|p| (p.real, p.synthetic))),
+        spearman_mae: mean_abs_difference(
+            pairs
+                .iter()
+                .map(|p| (p.real_spearman, p.synthetic_spearman)),
+        ),
+        detection_auroc,
+        exact_copy_share,
+        duplicate_share,
+        features,
+        pairs,
+    };
+    timings.fidelity = clock.elapsed().as_secs_f64();
+
+    // Utility.
+    let clock = Instant::now();
+    let model_features: Vec<String> = specs
+        .iter()
+        .filter(|s| Some(&s.name) != target.as_ref() && Some(&s.name) != site.as_ref())
+        .map(|s| s.name.clone())
+        .collect();
+    let leaky: Vec<&str> = specs
+        .iter()
+        .filter(|s| s.known_after_outcome && model_features.contains(&s.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    if !leaky.is_empty() {
+        notes.push(format!(
+            "the utility models use {}, known only after the outcome: scores are optimistic (label leakage), as in the paper",
+            leaky.join(", ")
+        ));
+    }
+    let mut utility = None;
+    let mut fairness_report = None;
+    match target.as_deref().filter(|t| names.contains(t)) {
+        None => notes.push(
+            "no target column among the audited columns: utility and fairness were skipped".into(),
+        ),
+        Some(_) if model_features.is_empty() => {
+            notes.push("no feature column besides the target: utility skipped".into())
+        }
+        Some(target_name) => {
+            progress.start("utility", None, "models");
+            let encoder = Encoder::fit(train, &model_features)?;
+            let (tr_rows, tr_y) = labelled_rows(&labels(train, target_name)?);
+            let (ho_rows, ho_y) = labelled_rows(&labels(holdout, target_name)?);
+            let (sy_rows, sy_y) = labelled_rows(&labels(synthetic, target_name)?);
+            let dropped = train.n_rows() - tr_rows.len() + holdout.n_rows() - ho_rows.len()
+                + synthetic.n_rows()
+                - sy_rows.len();
+            if dropped > 0 {
+                notes.push(format!(
+                    "{dropped} rows with a missing target were left out of the utility models"
+                ));
+            }
+            let tr_x = encoder.model_matrix(&train.take(&tr_rows))?;
+            let ho_x = encoder.model_matrix(&holdout.take(&ho_rows))?;
+            let sy_x = encoder.model_matrix(&synthetic.take(&sy_rows))?;
+            let (real_l, hold_l, syn_l) = (
+                Labelled { x: &tr_x, y: &tr_y },
+                Labelled { x: &ho_x, y: &ho_y },
+                Labelled { x: &sy_x, y: &sy_y },
+            );
+            let (within, across, trtr, tstr) =
+                three_ways(ModelKind::Gbdt, &real_l, &hold_l, &syn_l, config.seed);
+            progress.advance(1);
+            let (lw, la, lt, _) =
+                three_ways(ModelKind::Logistic, &real_l, &hold_l, &syn_l, config.seed);
+            progress.advance(1);
+            let predictions = tstr.as_ref().map(|m| m.predict(&ho_x));
+            let (sites, unseen_sites_pooled) = match (&site, &predictions) {
+                (Some(site_col), Some(pred))
+                    if holdout.column(site_col).is_some() && train.column(site_col).is_some() =>
+                {
+                    let train_sites: HashSet<String> =
+                        site_values(train, site_col, &(0..train.n_rows()).collect::<Vec<_>>())
+                            .into_iter()
+                            .collect();
+                    per_site(
+                        pred,
+                        &ho_y,
+                        &site_values(holdout, site_col, &ho_rows),
+                        &train_sites,
+                        sy_y.len(),
+                        config.seed,
+                    )
+                }
+                _ => (Vec::new(), None),
+            };
+            utility = Some(UtilityReport {
+                within,
+                across,
+                trtr,
+                logistic: LogisticUtility {
+                    within: lw,
+                    across: la,
+                    trtr: lt,
+                },
+                sites,
+                unseen_sites_pooled,
+            });
+            progress.finish("utility done");
+            timings.utility = clock.elapsed().as_secs_f64();
+
+            if !groups.is_empty() {
+                let clock = Instant::now();
+                let holdout_labelled = holdout.take(&ho_rows);
+                let positive_rate =
+                    tr_y.iter().filter(|&&b| b).count() as f64 / tr_y.len().max(1) as f64;
+                fairness_report = Some(fairness(&FairnessInputs {
+                    features: &specs,
+                    groups: &groups,
+                    real: train,
+                    synthetic,
+                    holdout: &holdout_labelled,
+                    predictions: predictions.as_deref(),
+                    labels: &ho_y,
+                    positive_rate,
+                })?);
+                timings.fairness = clock.elapsed().as_secs_f64();
+            }
+        }
+    }
+
+    // Privacy.
+    let clock = Instant::now();
+    progress.start("privacy", None, "steps");
+    let privacy_report = match privacy(
+        &encoder_all.distance_matrix(train)?,
+        &encoder_all.distance_matrix(holdout)?,
+        &encoder_all.distance_matrix(synthetic)?,
+        config.seed,
+    ) {
+        Ok(report) => Some(report),
+        Err(e) => {
+            notes.push(format!("privacy skipped: {e}"));
+            None
+        }
+    };
+    progress.finish("privacy done");
+    timings.privacy = clock.elapsed().as_secs_f64();
+
+    let categorical = specs
+        .iter()
+        .filter(|s| s.kind == ColumnKind::Categorical)
+        .count();
+    if categorical > 0 {
+        notes.push(format!("{categorical} categorical columns are one-hot encoded (at most 64 most frequent categories each)"));
+    }
+    Ok(AuditReport {
+        format: "ehrsynth-audit".into(),
+        version: REPORT_VERSION,
+        ehrsynth_version: env!("CARGO_PKG_VERSION").into(),
+        seed: config.seed,
+        target,
+        site,
+        groups,
+        rows: RowCounts {
+            train: train.n_rows(),
+            holdout: holdout.n_rows(),
+            synthetic: synthetic.n_rows(),
+        },
+        columns: names.iter().map(|s| s.to_string()).collect(),
+        model_features,
+        notes,
+        fidelity,
+        utility,
+        fairness: fairness_report,
+        privacy: privacy_report,
+        timings,
+    })
+}

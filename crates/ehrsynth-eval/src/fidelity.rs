@@ -1,0 +1,528 @@
+//! Fidelity: how closely the synthetic table's marginals and dependencies follow the real
+//! training table's, whether its values respect the schema, whether a classifier can tell the two
+//! apart, and how many rows are plain copies. docs/metrics.md gives every formula.
+
+use std::collections::HashMap;
+
+use ehrsynth_table::validate::validate_value;
+use ehrsynth_table::{Column, ColumnKind, ColumnSpec, Table};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::EvalError;
+use crate::stats;
+
+/// Quantile bins of the real data used by the continuous KL estimator.
+pub const KL_BINS: usize = 20;
+/// Pseudo-count added to every bin (real and synthetic) so KL stays finite.
+pub const KL_ALPHA: f64 = 0.5;
+
+/// Fidelity of one column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FeatureFidelity {
+    /// Column name.
+    pub name: String,
+    /// Column kind.
+    pub kind: String,
+    /// KL(P_real || Q_synthetic) of the binned marginal, missing values as their own bin (0 = same, larger = worse).
+    pub kl: Option<f64>,
+    /// Two-sample Kolmogorov–Smirnov statistic on present values (numeric columns; 0 = same, 1 = disjoint).
+    pub ks_statistic: Option<f64>,
+    /// Asymptotic p-value of the KS statistic (small = distributions differ).
+    pub ks_pvalue: Option<f64>,
+    /// sdmetrics' KSComplement = 1 − KS statistic (1 = same).
+    pub ks_complement: Option<f64>,
+    /// Wasserstein-1 distance in the column's unit (numeric columns; 0 = same).
+    pub wasserstein: Option<f64>,
+    /// Wasserstein-1 divided by the real column's interquartile range (or range when the IQR is 0).
+    pub wasserstein_iqr: Option<f64>,
+    /// Total variation distance of category frequencies (binary and categorical; 0 = same, 1 = disjoint).
+    pub tvd: Option<f64>,
+    /// sdmetrics' TVComplement = 1 − TVD.
+    pub tv_complement: Option<f64>,
+    /// Jensen–Shannon divergence, base 2, of category frequencies (0 = same, 1 = disjoint).
+    pub js: Option<f64>,
+    /// Synthetic minus real share of missing cells.
+    pub missing_rate_difference: f64,
+    /// Share of the synthetic column's cells that break the schema (range, category, kind, missing).
+    pub out_of_range_share: f64,
+    /// Real mean and synthetic mean (numeric columns).
+    pub real_mean: Option<f64>,
+    /// Synthetic mean.
+    pub synthetic_mean: Option<f64>,
+}
+
+/// One pair of columns' association in real and synthetic data.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PairAssociation {
+    /// First column.
+    pub a: String,
+    /// Second column.
+    pub b: String,
+    /// `pearson` (numeric pairs), `cramers_v` (categorical pairs) or `correlation_ratio` (mixed).
+    pub measure: String,
+    /// Association in the real data.
+    pub real: Option<f64>,
+    /// Association in the synthetic data.
+    pub synthetic: Option<f64>,
+    /// Spearman correlation in the real data (numeric pairs).
+    pub real_spearman: Option<f64>,
+    /// Spearman correlation in the synthetic data (numeric pairs).
+    pub synthetic_spearman: Option<f64>,
+}
+
+/// The fidelity section of the audit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FidelityReport {
+    /// Mean KL over the features that have one (the paper's fidelity figure; lower is better).
+    pub kl_mean: Option<f64>,
+    /// Mean KS statistic over numeric features.
+    pub ks_mean: Option<f64>,
+    /// Mean TVD over binary and categorical features.
+    pub tvd_mean: Option<f64>,
+    /// Mean share of out-of-schema cells.
+    pub out_of_range_share: f64,
+    /// Mean absolute difference of the association matrices (Pearson / Cramér's V / correlation
+    /// ratio per pair; 0 = same dependence structure).
+    pub correlation_mae: Option<f64>,
+    /// Mean absolute difference of Spearman correlations over numeric pairs.
+    pub spearman_mae: Option<f64>,
+    /// Cross-validated AUROC of a classifier telling real from synthetic rows (0.5 = indistinguishable, 1 = obvious).
+    pub detection_auroc: Option<f64>,
+    /// Share of synthetic rows identical to a real training row on every audited column.
+    pub exact_copy_share: f64,
+    /// Share of synthetic rows that repeat another synthetic row.
+    pub duplicate_share: f64,
+    /// Per-feature results.
+    pub features: Vec<FeatureFidelity>,
+    /// Per-pair associations.
+    pub pairs: Vec<PairAssociation>,
+}
+
+fn present(column: &Column) -> Vec<f64> {
+    (0..column.len())
+        .filter_map(|i| column.get_f64(i))
+        .collect()
+}
+
+fn distinct_present(column: &Column) -> usize {
+    let mut values: Vec<u64> = present(column).iter().map(|x| x.to_bits()).collect();
+    values.sort_unstable();
+    values.dedup();
+    values.len()
+}
+
+fn missing_rate(column: &Column) -> f64 {
+    if column.is_empty() {
+        0.0
+    } else {
+        column.missing_count() as f64 / column.len() as f64
+    }
+}
+
+fn mean_of(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Counts of each category (by cell text) plus a final missing bin, over the union of categories.
+fn category_counts(real: &Column, synthetic: &Column) -> (Vec<f64>, Vec<f64>) {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let label = |c: &Column, i: usize, index: &mut HashMap<String, usize>| {
+        let key = c.value(i).to_string();
+        let next = index.len();
+        *index.entry(key).or_insert(next)
+    };
+    let real_codes: Vec<Option<usize>> = (0..real.len())
+        .map(|i| (!real.is_missing(i)).then(|| label(real, i, &mut index)))
+        .collect();
+    let syn_codes: Vec<Option<usize>> = (0..synthetic.len())
+        .map(|i| (!synthetic.is_missing(i)).then(|| label(synthetic, i, &mut index)))
+        .collect();
+    let bins = index.len() + 1;
+    let count = |codes: &[Option<usize>]| {
+        let mut counts = vec![0.0; bins];
+        for c in codes {
+            counts[c.unwrap_or(bins - 1)] += 1.0;
+        }
+        counts
+    };
+    (count(&real_codes), count(&syn_codes))
+}
+
+/// Counts per real-quantile bin plus a final missing bin.
+fn binned_counts(real: &Column, synthetic: &Column) -> (Vec<f64>, Vec<f64>) {
+    let (real_values, syn_values) = (present(real), present(synthetic));
+    let (mut p, mut q) =
+        stats::binned_counts(&real_values, &syn_values, KL_BINS).unwrap_or_else(|| {
+            (
+                vec![real_values.len() as f64],
+                vec![syn_values.len() as f64],
+            )
+        });
+    p.push(real.missing_count() as f64);
+    q.push(synthetic.missing_count() as f64);
+    (p, q)
+}
+
+/// The `q`-quantile of sorted values with linear interpolation (numpy's default).
+fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let pos = q * last as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+}
+
+/// The interquartile range, or the range when the IQR is 0, or `None` for a constant column.
+fn iqr_or_range(xs: &[f64]) -> Option<f64> {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let iqr = quantile_sorted(&sorted, 0.75)? - quantile_sorted(&sorted, 0.25)?;
+    let range = sorted.last()? - sorted.first()?;
+    [iqr, range].into_iter().find(|&v| v > 0.0)
+}
+
+/// Average ranks of the present values, NaN where missing.
+fn ranks_with_missing(values: &[f64]) -> Vec<f64> {
+    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    let mut ranks = stats::ranks_average(&present).into_iter();
+    values
+        .iter()
+        .map(|v| {
+            if v.is_nan() {
+                f64::NAN
+            } else {
+                ranks.next().unwrap_or(f64::NAN)
+            }
+        })
+        .collect()
+}
+
+/// Only the KL of one column (what fairness needs per group).
+pub fn feature_kl(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> Option<f64> {
+    let binned = spec.kind == ColumnKind::Continuous
+        || (spec.kind == ColumnKind::Integer && distinct_present(real) > KL_BINS);
+    let (p, q) = if binned {
+        binned_counts(real, synthetic)
+    } else {
+        category_counts(real, synthetic)
+    };
+    stats::kl_from_counts(&p, &q, KL_ALPHA)
+}
+
+/// The fidelity of one column.
+pub fn feature_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> FeatureFidelity {
+    let numeric = matches!(spec.kind, ColumnKind::Continuous | ColumnKind::Integer);
+    // Integer columns with few values are compared value by value: quantile bins would merge them.
+    let binned = spec.kind == ColumnKind::Continuous
+        || (spec.kind == ColumnKind::Integer && distinct_present(real) > KL_BINS);
+    let (real_values, syn_values) = if spec.kind.is_numeric() {
+        (present(real), present(synthetic))
+    } else {
+        (vec![], vec![])
+    };
+    let (p, q) = if binned {
+        binned_counts(real, synthetic)
+    } else {
+        category_counts(real, synthetic)
+    };
+    let ks = if numeric {
+        stats::ks_2samp(&real_values, &syn_values)
+    } else {
+        None
+    };
+    let wasserstein = if numeric {
+        stats::wasserstein_1d(&real_values, &syn_values)
+    } else {
+        None
+    };
+    let (tvd, js) = if numeric {
+        (None, None)
+    } else {
+        let (cp, cq) = category_counts(real, synthetic);
+        // Missing is not a category for TVD/JS: drop the last bin.
+        let (cp, cq) = (&cp[..cp.len() - 1], &cq[..cq.len() - 1]);
+        (stats::tvd(cp, cq), stats::js_divergence(cp, cq))
+    };
+    let bad = (0..synthetic.len())
+        .filter(|&i| validate_value(spec, synthetic.value(i)).is_some())
+        .count();
+    FeatureFidelity {
+        name: spec.name.clone(),
+        kind: spec.kind.as_str().to_string(),
+        kl: stats::kl_from_counts(&p, &q, KL_ALPHA),
+        ks_statistic: ks.map(|k| k.statistic),
+        ks_pvalue: ks.map(|k| k.pvalue),
+        ks_complement: ks.map(|k| 1.0 - k.statistic),
+        wasserstein,
+        wasserstein_iqr: wasserstein.and_then(|w| iqr_or_range(&real_values).map(|s| w / s)),
+        tvd,
+        tv_complement: tvd.map(|t| 1.0 - t),
+        js,
+        missing_rate_difference: missing_rate(synthetic) - missing_rate(real),
+        out_of_range_share: if synthetic.is_empty() {
+            0.0
+        } else {
+            bad as f64 / synthetic.len() as f64
+        },
+        real_mean: mean_of(&real_values),
+        synthetic_mean: mean_of(&syn_values),
+    }
+}
+
+/// Column values prepared once for the pairwise associations. Numeric values and ranks are
+/// centred on their column mean (NaN = missing) so one-pass sums stay accurate.
+enum Prepared {
+    Numeric { values: Vec<f64>, ranks: Vec<f64> },
+    Categorical { codes: Vec<u32> },
+}
+
+fn centred(values: Vec<f64>) -> Vec<f64> {
+    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    let mean = mean_of(&present).unwrap_or(0.0);
+    values.into_iter().map(|v| v - mean).collect()
+}
+
+/// Pearson's r on the rows where both sides are present (pairwise complete), in one pass
+/// without allocating; `None` with fewer than 3 such rows or a constant side.
+fn pearson_complete(x: &[f64], y: &[f64]) -> Option<f64> {
+    let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (&a, &b) in x.iter().zip(y) {
+        if a.is_nan() || b.is_nan() {
+            continue;
+        }
+        n += 1.0;
+        sx += a;
+        sy += b;
+        sxx += a * a;
+        syy += b * b;
+        sxy += a * b;
+    }
+    if n < 3.0 {
+        return None;
+    }
+    let cov = sxy - sx * sy / n;
+    let (vx, vy) = (sxx - sx * sx / n, syy - sy * sy / n);
+    let scale = (sxx.max(syy)).max(f64::MIN_POSITIVE);
+    if vx <= 1e-12 * scale || vy <= 1e-12 * scale {
+        return None;
+    }
+    Some((cov / (vx.sqrt() * vy.sqrt())).clamp(-1.0, 1.0))
+}
+
+const MISSING_CODE: u32 = u32::MAX;
+
+fn prepare(column: &Column, kind: ColumnKind) -> Prepared {
+    if kind == ColumnKind::Categorical {
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let codes = (0..column.len())
+            .map(|i| {
+                if column.is_missing(i) {
+                    MISSING_CODE
+                } else {
+                    let next = index.len() as u32;
+                    *index.entry(column.value(i).to_string()).or_insert(next)
+                }
+            })
+            .collect();
+        Prepared::Categorical { codes }
+    } else {
+        let values: Vec<f64> = (0..column.len())
+            .map(|i| column.get_f64(i).unwrap_or(f64::NAN))
+            .collect();
+        let ranks = centred(ranks_with_missing(&values));
+        Prepared::Numeric {
+            values: centred(values),
+            ranks,
+        }
+    }
+}
+
+/// (measure name, association, spearman) of one pair.
+fn associate(a: &Prepared, b: &Prepared) -> (&'static str, Option<f64>, Option<f64>) {
+    fn complete_codes(x: &[u32], y: &[u32]) -> (Vec<u32>, Vec<u32>) {
+        x.iter()
+            .zip(y)
+            .filter(|(a, b)| **a != MISSING_CODE && **b != MISSING_CODE)
+            .map(|(a, b)| (*a, *b))
+            .unzip()
+    }
+    fn mixed(codes: &[u32], values: &[f64]) -> Option<f64> {
+        let (c, v): (Vec<u32>, Vec<f64>) = codes
+            .iter()
+            .zip(values)
+            .filter(|(c, v)| **c != MISSING_CODE && !v.is_nan())
+            .map(|(c, v)| (*c, *v))
+            .unzip();
+        stats::correlation_ratio(&c, &v)
+    }
+    match (a, b) {
+        (
+            Prepared::Numeric {
+                values: x,
+                ranks: rx,
+            },
+            Prepared::Numeric {
+                values: y,
+                ranks: ry,
+            },
+        ) => ("pearson", pearson_complete(x, y), pearson_complete(rx, ry)),
+        (Prepared::Categorical { codes: x }, Prepared::Categorical { codes: y }) => {
+            let (x, y) = complete_codes(x, y);
+            ("cramers_v", stats::cramers_v(&x, &y), None)
+        }
+        (Prepared::Categorical { codes }, Prepared::Numeric { values, .. })
+        | (Prepared::Numeric { values, .. }, Prepared::Categorical { codes }) => {
+            ("correlation_ratio", mixed(codes, values), None)
+        }
+    }
+}
+
+/// Associations of every pair of `specs` in both tables.
+pub fn pair_associations(
+    specs: &[&ColumnSpec],
+    real: &Table,
+    synthetic: &Table,
+) -> Result<Vec<PairAssociation>, EvalError> {
+    let prep = |t: &Table| -> Result<Vec<Prepared>, EvalError> {
+        specs
+            .par_iter()
+            .map(|s| {
+                t.column(&s.name)
+                    .map(|c| prepare(c, s.kind))
+                    .ok_or_else(|| EvalError::MissingColumn(s.name.clone()))
+            })
+            .collect()
+    };
+    let (real_prep, syn_prep) = (prep(real)?, prep(synthetic)?);
+    let pairs: Vec<(usize, usize)> = (0..specs.len())
+        .flat_map(|i| (i + 1..specs.len()).map(move |j| (i, j)))
+        .collect();
+    Ok(pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (measure, real_value, real_spearman) = associate(&real_prep[i], &real_prep[j]);
+            let (_, syn_value, syn_spearman) = associate(&syn_prep[i], &syn_prep[j]);
+            PairAssociation {
+                a: specs[i].name.clone(),
+                b: specs[j].name.clone(),
+                measure: measure.to_string(),
+                real: real_value,
+                synthetic: syn_value,
+                real_spearman,
+                synthetic_spearman: syn_spearman,
+            }
+        })
+        .collect())
+}
+
+/// Mean absolute difference over pairs where both sides are defined.
+pub fn mean_abs_difference(pairs: impl Iterator<Item = (Option<f64>, Option<f64>)>) -> Option<f64> {
+    let diffs: Vec<f64> = pairs.filter_map(|(a, b)| Some((a? - b?).abs())).collect();
+    mean_of(&diffs)
+}
+
+/// One 64-bit fingerprint per row over `columns` (FNV-1a over each cell's bits).
+fn fingerprints(columns: &[&Column], rows: usize) -> Vec<u64> {
+    (0..rows)
+        .into_par_iter()
+        .map(|i| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for c in columns {
+                let bits = match c.value(i) {
+                    ehrsynth_table::Value::Missing => 0x9e37_79b9_7f4a_7c15,
+                    ehrsynth_table::Value::Category(s) => s
+                        .bytes()
+                        .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b))),
+                    v => v.as_f64().unwrap_or(0.0).to_bits(),
+                };
+                h = (h ^ bits).wrapping_mul(0x0100_0000_01b3);
+            }
+            h
+        })
+        .collect()
+}
+
+fn same_row(a: &[&Column], i: usize, b: &[&Column], j: usize) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.value(i) == y.value(j))
+}
+
+fn columns_of<'a>(table: &'a Table, names: &[&str]) -> Result<Vec<&'a Column>, EvalError> {
+    names
+        .iter()
+        .map(|n| {
+            table
+                .column(n)
+                .ok_or_else(|| EvalError::MissingColumn(n.to_string()))
+        })
+        .collect()
+}
+
+/// (exact-copy share, duplicate share) of the synthetic rows over `names`. Rows are matched by
+/// fingerprint, then confirmed cell by cell.
+pub fn copies(real: &Table, synthetic: &Table, names: &[&str]) -> Result<(f64, f64), EvalError> {
+    let (rc, sc) = (columns_of(real, names)?, columns_of(synthetic, names)?);
+    if synthetic.n_rows() == 0 {
+        return Ok((0.0, 0.0));
+    }
+    let mut real_by_print: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, h) in fingerprints(&rc, real.n_rows()).into_iter().enumerate() {
+        real_by_print.entry(h).or_default().push(i);
+    }
+    let syn_prints = fingerprints(&sc, synthetic.n_rows());
+    let copies = (0..synthetic.n_rows())
+        .into_par_iter()
+        .filter(|&i| {
+            real_by_print
+                .get(&syn_prints[i])
+                .is_some_and(|rows| rows.iter().any(|&j| same_row(&sc, i, &rc, j)))
+        })
+        .count();
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut duplicates = 0;
+    for (i, h) in syn_prints.iter().enumerate() {
+        let earlier = seen.entry(*h).or_default();
+        if earlier.iter().any(|&j| same_row(&sc, i, &sc, j)) {
+            duplicates += 1;
+        } else {
+            earlier.push(i);
+        }
+    }
+    let n = synthetic.n_rows() as f64;
+    Ok((copies as f64 / n, duplicates as f64 / n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_columns_have_no_distance_and_bad_values_are_counted() {
+        let mut spec = ColumnSpec::new("bili", ColumnKind::Continuous);
+        spec.min = Some(0.2);
+        let real = Column::continuous("bili", &[Some(0.5), Some(1.0), None, Some(3.0)]);
+        let same = feature_fidelity(&spec, &real, &real);
+        assert_eq!(same.ks_statistic, Some(0.0));
+        assert_eq!(same.wasserstein, Some(0.0));
+        assert!(same.kl.unwrap().abs() < 1e-12);
+        let negative = Column::continuous("bili", &[Some(-1.0), Some(1.0), Some(2.0), None]);
+        let f = feature_fidelity(&spec, &real, &negative);
+        assert_eq!(f.out_of_range_share, 0.25);
+        assert!(f.kl.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn copies_and_duplicates_are_counted_on_whole_rows() {
+        let real = Table::new(vec![
+            Column::integer("a", &[Some(1), Some(2)]),
+            Column::integer("b", &[Some(1), None]),
+        ])
+        .unwrap();
+        let syn = Table::new(vec![
+            Column::integer("a", &[Some(1), Some(2), Some(2), Some(3)]),
+            Column::integer("b", &[Some(1), Some(5), Some(5), None]),
+        ])
+        .unwrap();
+        let (copy, dup) = copies(&real, &syn, &["a", "b"]).unwrap();
+        assert_eq!((copy, dup), (0.25, 0.25));
+    }
+}

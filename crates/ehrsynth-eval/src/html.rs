@@ -1,0 +1,221 @@
+//! A self-contained HTML page for one audit (no scripts, no network): headline numbers, the
+//! per-feature fidelity table with inline SVG bars, utility, per-site and per-group results, and the
+//! attack ROC curves. The study report (a later crate) builds on the same data.
+
+use std::fmt::Write as _;
+
+use crate::audit::AuditReport;
+use crate::privacy::AttackReport;
+use crate::utility::Scores;
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map_or_else(String::new, |(lo, hi)| {
+        format!(" <small>[{lo:.3}, {hi:.3}]</small>")
+    })
+}
+
+fn bar(value: Option<f64>, max: f64) -> String {
+    let width = value.map_or(0.0, |v| (v / max.max(1e-12)).clamp(0.0, 1.0) * 120.0);
+    format!(
+        r##"<svg width="120" height="10" role="img"><rect width="{width:.1}" height="10" fill="#4a7ab5"/></svg>"##
+    )
+}
+
+fn scores_row(label: &str, s: &Scores) -> String {
+    format!(
+        "<tr><td>{label}</td><td>{}{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        num(s.auroc, 3),
+        interval(s.auroc_ci),
+        num(s.auprc, 3),
+        interval(s.auprc_ci),
+        s.train_rows,
+        s.test_rows,
+        esc(s.note.as_deref().unwrap_or(""))
+    )
+}
+
+fn roc_svg(attacks: &[AttackReport]) -> String {
+    let colours = ["#b5474a", "#4a7ab5", "#5a9e5a"];
+    let mut svg = String::from(
+        r##"<svg width="260" height="260" viewBox="-30 -10 260 260" role="img"><rect x="0" y="0" width="220" height="220" fill="none" stroke="#999"/><line x1="0" y1="220" x2="220" y2="0" stroke="#ccc" stroke-dasharray="4"/>"##,
+    );
+    for (a, colour) in attacks.iter().zip(colours) {
+        let points: Vec<String> = a
+            .roc
+            .iter()
+            .map(|(f, t)| format!("{:.1},{:.1}", f * 220.0, 220.0 - t * 220.0))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        );
+    }
+    svg.push_str(r#"<text x="80" y="245" font-size="11">false positive rate</text></svg>"#);
+    svg
+}
+
+/// The audit as one HTML page.
+pub fn render(report: &AuditReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ehrsynth audit</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}}th{{background:#f3f3f3}}\
+         .kpi{{display:inline-block;margin:0 2em 1em 0}}.kpi b{{font-size:22px;display:block}}</style></head><body>\
+         <h1>Synthetic data audit</h1><p>{} real training rows, {} real holdout rows, {} synthetic rows; {} columns audited; seed {}.</p>",
+        report.rows.train,
+        report.rows.holdout,
+        report.rows.synthetic,
+        report.columns.len(),
+        report.seed
+    );
+    let f = &report.fidelity;
+    let kpis = [
+        ("mean KL (lower is better)", num(f.kl_mean, 3)),
+        ("detection AUROC (0.5 ideal)", num(f.detection_auroc, 3)),
+        ("exact copies", num(Some(f.exact_copy_share), 3)),
+        (
+            "TSTR AUROC",
+            num(report.utility.as_ref().and_then(|u| u.across.auroc), 3),
+        ),
+        (
+            "TRTR AUROC",
+            num(report.utility.as_ref().and_then(|u| u.trtr.auroc), 3),
+        ),
+        (
+            "DCR share (0.5 ideal)",
+            num(report.privacy.as_ref().and_then(|p| p.dcr_share), 3),
+        ),
+    ];
+    for (label, value) in kpis {
+        let _ = write!(h, "<div class=\"kpi\"><b>{value}</b>{label}</div>");
+    }
+    for note in &report.notes {
+        let _ = write!(h, "<p><em>Note: {}</em></p>", esc(note));
+    }
+    let max_kl = f.features.iter().filter_map(|x| x.kl).fold(0.0, f64::max);
+    h.push_str("<h2>Fidelity per feature</h2><table><tr><th>feature</th><th>KL</th><th></th><th>KS</th><th>Wasserstein/IQR</th><th>TVD</th><th>missing Δ</th><th>out of schema</th></tr>");
+    for x in &f.features {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:+.3}</td><td>{:.3}</td></tr>",
+            esc(&x.name),
+            num(x.kl, 3),
+            bar(x.kl, max_kl),
+            num(x.ks_statistic, 3),
+            num(x.wasserstein_iqr, 3),
+            num(x.tvd, 3),
+            x.missing_rate_difference,
+            x.out_of_range_share
+        );
+    }
+    let _ = write!(
+        h,
+        "</table><p>Correlation MAE {}; Spearman MAE {}.</p>",
+        num(f.correlation_mae, 3),
+        num(f.spearman_mae, 3)
+    );
+    if let Some(u) = &report.utility {
+        h.push_str("<h2>Utility</h2><table><tr><th>setting</th><th>AUROC [95% CI]</th><th>AUPRC [95% CI]</th><th>train rows</th><th>test rows</th><th>note</th></tr>");
+        for (label, s) in [
+            ("GBDT within (synthetic→synthetic)", &u.within),
+            ("GBDT across / TSTR (synthetic→real)", &u.across),
+            ("GBDT TRTR (real→real)", &u.trtr),
+            ("logistic within", &u.logistic.within),
+            ("logistic TSTR", &u.logistic.across),
+            ("logistic TRTR", &u.logistic.trtr),
+        ] {
+            h.push_str(&scores_row(label, s));
+        }
+        h.push_str("</table>");
+        if !u.sites.is_empty() {
+            h.push_str("<h3>TSTR per hospital of the holdout</h3><table><tr><th>site</th><th>in training data</th><th>rows</th><th>positives</th><th>AUROC</th></tr>");
+            for s in &u.sites {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&s.site),
+                    if s.seen_in_training { "yes" } else { "no" },
+                    s.scores.test_rows,
+                    s.scores.test_positives,
+                    num(s.scores.auroc, 3)
+                );
+            }
+            h.push_str("</table>");
+        }
+    }
+    if let Some(fr) = &report.fairness {
+        h.push_str("<h2>Fairness</h2><table><tr><th>group</th><th>value</th><th>real rows</th><th>synthetic rows</th><th>KL mean</th><th>TSTR AUROC</th><th>TPR</th><th>FPR</th></tr>");
+        for g in &fr.groups {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&g.column),
+                esc(&g.value),
+                g.real_rows,
+                g.synthetic_rows,
+                num(g.kl_mean, 3),
+                num(g.auroc, 3),
+                num(g.tpr, 3),
+                num(g.fpr, 3)
+            );
+        }
+        h.push_str("</table><table><tr><th>group</th><th>AUROC gap</th><th>KL gap</th><th>equalised-odds difference</th></tr>");
+        for g in &fr.gaps {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&g.column),
+                num(g.auroc_gap, 3),
+                num(g.kl_gap, 3),
+                num(g.equalized_odds_difference, 3)
+            );
+        }
+        h.push_str("</table>");
+    }
+    if let Some(p) = &report.privacy {
+        let _ = write!(
+            h,
+            "<h2>Privacy</h2><p>DCR share {} (0.5 ideal); median distance synthetic→train {} vs synthetic→holdout {}; NNDR mean {}; {} members and {} non-members evaluated.</p>",
+            num(p.dcr_share, 3),
+            num(p.dcr_median_synthetic_to_train, 4),
+            num(p.dcr_median_synthetic_to_holdout, 4),
+            num(p.nndr_mean, 3),
+            p.members_evaluated,
+            p.non_members_evaluated
+        );
+        h.push_str("<table><tr><th>attack</th><th>AUROC</th><th>advantage</th><th>TPR@1%FPR</th><th>TPR@0.1%FPR</th><th>empirical risk</th></tr>");
+        for a in &p.attacks {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.name),
+                num(a.auroc, 3),
+                num(a.advantage, 3),
+                num(a.tpr_at_fpr_1pct, 3),
+                num(a.tpr_at_fpr_01pct, 3),
+                num(a.empirical_risk, 3)
+            );
+        }
+        let _ = write!(
+            h,
+            "</table><p>Attack ROC curves (red: distance, blue: density ratio):</p>{}",
+            roc_svg(&p.attacks)
+        );
+    }
+    h.push_str("<p><small>Definitions: docs/metrics.md in the ehrsynth repository.</small></p></body></html>\n");
+    h
+}

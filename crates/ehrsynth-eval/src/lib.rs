@@ -1,0 +1,31 @@
+//! The audit of a synthetic table against the real data it imitates: fidelity, utility (also
+//! across hospitals), fairness across demographic groups, privacy (distances and
+//! membership-inference attacks), and feature importance. docs/metrics.md defines every number.
+//!
+//! - [`audit`]: the whole audit in one call, returning a serialisable [`AuditReport`].
+//! - [`fidelity`], [`detection`], [`utility`], [`fairness`], [`privacy`], [`importance`]: the sections.
+//! - [`stats`]: the metric functions (KS, Wasserstein, AUROC, AUPRC, TVD, JS, KL, correlations,
+//!   bootstrap), checked against scipy / scikit-learn / sdmetrics.
+//! - [`model`]: the histogram GBDT (XGBoost-like) and logistic regression.
+//! - [`encode`], [`neighbors`]: tables to matrices; exact blocked nearest neighbours.
+//! - [`html`]: a self-contained HTML rendering of one audit.
+//!
+//! Not here: reading files (ehrsynth-table), generating data (ehrsynth-gen), the study report.
+
+pub mod audit;
+pub mod detection;
+pub mod encode;
+pub mod error;
+pub mod fairness;
+pub mod fidelity;
+pub mod html;
+pub mod importance;
+pub mod model;
+pub mod neighbors;
+pub mod privacy;
+pub mod stats;
+pub mod utility;
+
+pub use audit::{AuditConfig, AuditReport, audit};
+pub use error::EvalError;
+pub use importance::{ImportanceReport, importance};

@@ -1,0 +1,253 @@
+//! Privacy: how close synthetic rows sit to the real rows the generator saw (members, the real
+//! training table) compared with real rows it never saw (non-members, the real holdout), and two
+//! membership-inference attacks. docs/metrics.md gives every definition.
+//!
+//! Evaluation is balanced: as many members as non-members, drawn with the audit's seed from the
+//! larger side, so that 0.5 is the no-leak value of the DCR share and of attack AUROC. The counts
+//! used are reported; nothing else is subsampled and every distance is exact.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::encode::Matrix;
+use crate::error::EvalError;
+use crate::neighbors::{nearest, nearest_both};
+use crate::stats::{auroc, max_advantage, roc_points, tpr_at_fpr};
+
+/// Neighbours used by the density-ratio attack's k-NN density estimates.
+const DENSITY_K: usize = 5;
+/// ROC points kept per attack for plotting.
+const ROC_POINTS: usize = 101;
+
+/// One membership-inference attack's results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttackReport {
+    /// `distance` or `density_ratio`.
+    pub name: String,
+    /// What the attack scores.
+    pub description: String,
+    /// AUROC of the attack score for members vs non-members (0.5 = no signal, 1 = every member found).
+    pub auroc: Option<f64>,
+    /// Membership advantage: max over thresholds of TPR − FPR (0 = none, 1 = complete).
+    pub advantage: Option<f64>,
+    /// Share of members caught while at most 1% of non-members are flagged.
+    pub tpr_at_fpr_1pct: Option<f64>,
+    /// Share of members caught while at most 0.1% of non-members are flagged.
+    pub tpr_at_fpr_01pct: Option<f64>,
+    /// The paper's "empirical risk", defined here as the attack's best balanced accuracy,
+    /// (1 + advantage) / 2 (0.5 = guessing, 1 = certain).
+    pub empirical_risk: Option<f64>,
+    /// Members and non-members scored.
+    pub members: usize,
+    /// Non-members scored.
+    pub non_members: usize,
+    /// ROC curve (false positive rate, true positive rate), thinned for plotting.
+    pub roc: Vec<(f64, f64)>,
+}
+
+/// The privacy section of the audit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PrivacyReport {
+    /// Share of synthetic rows closer to a member than to a non-member (ties count half);
+    /// about 0.5 is ideal, 1 means every synthetic row sits on training data.
+    pub dcr_share: Option<f64>,
+    /// Median distance from a synthetic row to its closest member.
+    pub dcr_median_synthetic_to_train: Option<f64>,
+    /// Median distance from a synthetic row to its closest non-member (the baseline).
+    pub dcr_median_synthetic_to_holdout: Option<f64>,
+    /// Mean over synthetic rows of (closest member distance) / (second-closest member distance);
+    /// near 0 means rows copied from single training records, near 1 is safe.
+    pub nndr_mean: Option<f64>,
+    /// Share of synthetic rows at distance 0 from a member (all encoded columns equal).
+    pub zero_distance_share: Option<f64>,
+    /// Members (real training rows) evaluated.
+    pub members_evaluated: usize,
+    /// Non-members (real holdout rows) evaluated.
+    pub non_members_evaluated: usize,
+    /// The attacks.
+    pub attacks: Vec<AttackReport>,
+}
+
+fn sample(n: usize, take: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    if take < n {
+        all.shuffle(rng);
+        all.truncate(take);
+        all.sort_unstable();
+    }
+    all
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        0.5 * (xs[n / 2 - 1] + xs[n / 2])
+    })
+}
+
+fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Scores members and non-members; higher score = "more likely a member".
+fn attack(
+    name: &str,
+    description: &str,
+    member_scores: &[f64],
+    non_member_scores: &[f64],
+) -> AttackReport {
+    let scores: Vec<f64> = member_scores
+        .iter()
+        .chain(non_member_scores)
+        .copied()
+        .collect();
+    let labels: Vec<bool> = member_scores
+        .iter()
+        .map(|_| true)
+        .chain(non_member_scores.iter().map(|_| false))
+        .collect();
+    let advantage = max_advantage(&scores, &labels);
+    let roc = roc_points(&scores, &labels);
+    let step = (roc.len() / ROC_POINTS).max(1);
+    let mut thinned: Vec<(f64, f64)> = roc.iter().step_by(step).copied().collect();
+    if let Some(&last) = roc.last()
+        && thinned.last() != Some(&last)
+    {
+        thinned.push(last);
+    }
+    AttackReport {
+        name: name.to_string(),
+        description: description.to_string(),
+        auroc: auroc(&scores, &labels),
+        advantage,
+        tpr_at_fpr_1pct: tpr_at_fpr(&scores, &labels, 0.01),
+        tpr_at_fpr_01pct: tpr_at_fpr(&scores, &labels, 0.001),
+        empirical_risk: advantage.map(|a| (1.0 + a) / 2.0),
+        members: member_scores.len(),
+        non_members: non_member_scores.len(),
+        roc: thinned,
+    }
+}
+
+/// The privacy audit on distance-encoded matrices (see [`crate::encode::Encoder::distance_matrix`]).
+pub fn privacy(
+    train: &Matrix,
+    holdout: &Matrix,
+    synthetic: &Matrix,
+    seed: u64,
+) -> Result<PrivacyReport, EvalError> {
+    if train.n_rows == 0 || holdout.n_rows < 2 || synthetic.n_rows == 0 {
+        return Err(EvalError::Invalid(format!(
+            "privacy needs real training rows, at least two holdout rows and synthetic rows (got {}, {}, {})",
+            train.n_rows, holdout.n_rows, synthetic.n_rows
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5052_4956);
+    let n = train.n_rows.min(holdout.n_rows);
+    let members = train.take(&sample(train.n_rows, n, &mut rng));
+    let non_members = holdout.take(&sample(holdout.n_rows, n, &mut rng));
+
+    // Synthetic rows against members and non-members, both directions in one pass each.
+    let (syn_to_members, members_to_syn) = nearest_both(synthetic, &members, DENSITY_K);
+    let (syn_to_non, non_to_syn) = nearest_both(synthetic, &non_members, DENSITY_K);
+    let dcr_member: Vec<f64> = syn_to_members
+        .nearest()
+        .iter()
+        .map(|&d| f64::from(d))
+        .collect();
+    let dcr_non: Vec<f64> = syn_to_non.nearest().iter().map(|&d| f64::from(d)).collect();
+    let dcr_share = mean(
+        dcr_member
+            .iter()
+            .zip(&dcr_non)
+            .map(|(m, h)| match m.total_cmp(h) {
+                std::cmp::Ordering::Less => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Greater => 0.0,
+            }),
+    );
+    let nndr_mean = (members.n_rows >= 2)
+        .then(|| {
+            mean((0..synthetic.n_rows).map(|i| {
+                let (d1, d2) = (
+                    f64::from(syn_to_members.distance(i, 0)),
+                    f64::from(syn_to_members.distance(i, 1)),
+                );
+                if d2 > 0.0 { d1 / d2 } else { 0.0 }
+            }))
+        })
+        .flatten();
+
+    // Attack 1: distance to the closest synthetic row (closer = member).
+    let member_dist: Vec<f64> = members_to_syn
+        .nearest()
+        .iter()
+        .map(|&d| -f64::from(d))
+        .collect();
+    let non_dist: Vec<f64> = non_to_syn
+        .nearest()
+        .iter()
+        .map(|&d| -f64::from(d))
+        .collect();
+    let distance_attack = attack(
+        "distance",
+        "minus the distance from a real record to its closest synthetic row",
+        &member_dist,
+        &non_dist,
+    );
+
+    // Attack 2 (DOMIAS-style): synthetic density over real reference density, both by k-NN.
+    // Half of the non-members serve as the reference; the other half and as many members are scored.
+    let half = non_members.n_rows / 2;
+    let order = sample(non_members.n_rows, non_members.n_rows, &mut rng);
+    let (reference_rows, scored_non) = order.split_at(half);
+    let reference = non_members.take(reference_rows);
+    let scored_members: Vec<usize> = sample(members.n_rows, scored_non.len(), &mut rng);
+    let density_score = |to_reference: f32, to_synthetic: f32| {
+        let eps = 1e-6;
+        (f64::from(to_reference) + eps).ln() - (f64::from(to_synthetic) + eps).ln()
+    };
+    // With fewer than k rows on a side, the k-th neighbour is the farthest one there is.
+    let k = DENSITY_K.min(synthetic.n_rows).min(reference.n_rows.max(1)) - 1;
+    let members_ref = nearest(&members.take(&scored_members), &reference, DENSITY_K);
+    let non_ref = nearest(&non_members.take(scored_non), &reference, DENSITY_K);
+    let member_density: Vec<f64> = scored_members
+        .iter()
+        .enumerate()
+        .map(|(j, &i)| density_score(members_ref.distance(j, k), members_to_syn.distance(i, k)))
+        .collect();
+    let non_density: Vec<f64> = scored_non
+        .iter()
+        .enumerate()
+        .map(|(j, &i)| density_score(non_ref.distance(j, k), non_to_syn.distance(i, k)))
+        .collect();
+    let mut attacks = vec![distance_attack];
+    if !reference_rows.is_empty() && !scored_non.is_empty() {
+        attacks.push(attack(
+            "density_ratio",
+            "log k-NN density of the synthetic data over that of a real reference sample (k = 5), DOMIAS-style",
+            &member_density,
+            &non_density,
+        ));
+    }
+
+    Ok(PrivacyReport {
+        dcr_share,
+        dcr_median_synthetic_to_train: median(dcr_member.clone()),
+        dcr_median_synthetic_to_holdout: median(dcr_non),
+        nndr_mean,
+        zero_distance_share: mean(dcr_member.iter().map(|&d| if d == 0.0 { 1.0 } else { 0.0 })),
+        members_evaluated: members.n_rows,
+        non_members_evaluated: non_members.n_rows,
+        attacks,
+    })
+}

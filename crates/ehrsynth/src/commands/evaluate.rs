@@ -1,0 +1,238 @@
+//! `ehrsynth evaluate`: audit a synthetic table against the real training and holdout tables.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use ehrsynth_eval::{AuditConfig, AuditReport, audit};
+use ehrsynth_table::io::read_table;
+use ehrsynth_table::schema::RoleHints;
+use ehrsynth_table::{Schema, Table};
+
+use super::schema_path_for;
+use crate::progress::Bars;
+
+pub const EXAMPLES: &str = "Examples:
+  ehrsynth evaluate --train train.parquet --holdout holdout.parquet --synthetic synthetic.csv \\
+      --json audit.json --html audit.html
+  ehrsynth evaluate --train train.csv --holdout holdout.csv --synthetic sdv.csv --schema cohort.schema.toml \\
+      --target death --site hospitalid --group is_female --group race_black --seed 7
+Roles default from the schema (the file given, else NAME.schema.toml beside --train, else inferred).
+docs/metrics.md defines every number and the JSON layout.";
+
+/// Arguments of `ehrsynth evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The real rows the generator was fitted on (members).
+    #[arg(long)]
+    train: PathBuf,
+    /// Real rows the generator never saw (non-members, and the test set for TSTR).
+    #[arg(long)]
+    holdout: PathBuf,
+    /// The synthetic table (it may hold a subset of the columns).
+    #[arg(long)]
+    synthetic: PathBuf,
+    /// Schema file (default: NAME.schema.toml beside --train, else inferred from --train).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// The outcome column (default: the schema's target).
+    #[arg(long)]
+    target: Option<String>,
+    /// The hospital column (default: the schema's site).
+    #[arg(long)]
+    site: Option<String>,
+    /// A demographic group column (repeat; default: the schema's group columns).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// Write the full results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Seed for splits, bootstrap and sampling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// The schema to audit with: given, beside the training file, or inferred from it.
+pub fn load_schema(
+    given: Option<&Path>,
+    data: &Path,
+    target: Option<&str>,
+    site: Option<&str>,
+) -> anyhow::Result<Schema> {
+    if let Some(path) = given {
+        return Schema::load(path)
+            .with_context(|| format!("reading the schema {}", path.display()));
+    }
+    let beside = schema_path_for(data);
+    if beside.exists() {
+        eprintln!("using the schema {}", beside.display());
+        return Ok(Schema::load(&beside)?);
+    }
+    eprintln!(
+        "no schema given and none beside {}: inferring one (pass --schema to control kinds and ranges)",
+        data.display()
+    );
+    let table = read_table(data, None)?;
+    let hints = RoleHints {
+        target: target.map(str::to_string),
+        site: site.map(str::to_string),
+        ..RoleHints::default()
+    };
+    Ok(Schema::infer(&table, &hints)?)
+}
+
+/// Reads a table that holds some of the schema's columns, each converted to its schema kind.
+pub fn read_schema_columns(path: &Path, schema: &Schema) -> anyhow::Result<Table> {
+    let raw = read_table(path, None)?;
+    let mut columns = Vec::new();
+    for spec in schema.columns() {
+        if let Some(c) = raw.column(&spec.name) {
+            let cast = c.cast(spec.kind).map_err(|(row, value)| {
+                anyhow::anyhow!(
+                    "{}, row {}, column '{}': found '{value}', expected {}",
+                    path.display(),
+                    row + 1,
+                    spec.name,
+                    ehrsynth_table::cell::expected_text(spec.kind)
+                )
+            })?;
+            columns.push(cast);
+        }
+    }
+    if columns.is_empty() {
+        bail!(
+            "{} has none of the schema's columns ({} ...)",
+            path.display(),
+            schema
+                .names()
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(Table::new(columns)?)
+}
+
+/// Runs `ehrsynth evaluate`.
+pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
+    let mut schema = load_schema(
+        args.schema.as_deref(),
+        &args.train,
+        args.target.as_deref(),
+        args.site.as_deref(),
+    )?;
+    for group in &args.groups {
+        schema
+            .set_role(group, ehrsynth_table::Role::Group)
+            .with_context(|| format!("--group {group}"))?;
+    }
+    let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
+    let holdout = read_table(&args.holdout, Some(&schema)).context("reading --holdout")?;
+    let synthetic = read_schema_columns(&args.synthetic, &schema).context("reading --synthetic")?;
+    let config = AuditConfig {
+        target: args.target.clone(),
+        site: args.site.clone(),
+        groups: args.groups.clone(),
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let report = audit(
+        &schema,
+        &train,
+        &holdout,
+        &synthetic,
+        &config,
+        &Bars::default(),
+    )?;
+    print!("{}", console_summary(&report));
+    eprintln!("audit took {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, ehrsynth_eval::html::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn fmt(x: Option<f64>) -> String {
+    x.map_or_else(|| "n/a".into(), |v| format!("{v:.3}"))
+}
+
+/// The headline numbers for the terminal.
+pub fn console_summary(r: &AuditReport) -> String {
+    let mut out = format!(
+        "Audit of {} synthetic rows against {} real training and {} holdout rows ({} columns)\n",
+        r.rows.synthetic,
+        r.rows.train,
+        r.rows.holdout,
+        r.columns.len()
+    );
+    let f = &r.fidelity;
+    out += &format!(
+        "fidelity   mean KL {}  mean KS {}  correlation MAE {}  detection AUROC {}  exact copies {:.3}  out of schema {:.4}\n",
+        fmt(f.kl_mean),
+        fmt(f.ks_mean),
+        fmt(f.correlation_mae),
+        fmt(f.detection_auroc),
+        f.exact_copy_share,
+        f.out_of_range_share
+    );
+    if let Some(u) = &r.utility {
+        out += &format!(
+            "utility    AUROC within {}  TSTR {}  TRTR {}   (logistic TSTR {}, TRTR {})\n",
+            fmt(u.within.auroc),
+            fmt(u.across.auroc),
+            fmt(u.trtr.auroc),
+            fmt(u.logistic.across.auroc),
+            fmt(u.logistic.trtr.auroc)
+        );
+        if let Some(unseen) = &u.unseen_sites_pooled {
+            out += &format!(
+                "           TSTR on hospitals absent from training: AUROC {}\n",
+                fmt(unseen.auroc)
+            );
+        }
+    }
+    if let Some(fr) = &r.fairness {
+        for g in &fr.gaps {
+            out += &format!(
+                "fairness   {}: AUROC gap {}  KL gap {}  equalised-odds difference {}\n",
+                g.column,
+                fmt(g.auroc_gap),
+                fmt(g.kl_gap),
+                fmt(g.equalized_odds_difference)
+            );
+        }
+    }
+    if let Some(p) = &r.privacy {
+        out += &format!(
+            "privacy    DCR share {}  NNDR mean {}\n",
+            fmt(p.dcr_share),
+            fmt(p.nndr_mean)
+        );
+        for a in &p.attacks {
+            out += &format!(
+                "           attack {:<14} AUROC {}  advantage {}  TPR@1%FPR {}  empirical risk {}\n",
+                a.name,
+                fmt(a.auroc),
+                fmt(a.advantage),
+                fmt(a.tpr_at_fpr_1pct),
+                fmt(a.empirical_risk)
+            );
+        }
+    }
+    for note in &r.notes {
+        out += &format!("note: {note}\n");
+    }
+    out
+}
