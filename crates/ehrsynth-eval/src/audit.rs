@@ -282,12 +282,11 @@ pub fn audit(
                 Labelled { x: &ho_x, y: &ho_y },
                 Labelled { x: &sy_x, y: &sy_y },
             );
-            let (within, across, trtr, tstr) =
-                three_ways(ModelKind::Gbdt, &real_l, &hold_l, &syn_l, config.seed);
-            progress.advance(1);
-            let (lw, la, lt, _) =
-                three_ways(ModelKind::Logistic, &real_l, &hold_l, &syn_l, config.seed);
-            progress.advance(1);
+            let ((within, across, trtr, tstr), (lw, la, lt, _)) = rayon::join(
+                || three_ways(ModelKind::Gbdt, &real_l, &hold_l, &syn_l, config.seed),
+                || three_ways(ModelKind::Logistic, &real_l, &hold_l, &syn_l, config.seed),
+            );
+            progress.advance(2);
             let predictions = tstr.as_ref().map(|m| m.predict(&ho_x));
             let (sites, unseen_sites_pooled) = match (&site, &predictions) {
                 (Some(site_col), Some(pred))

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::encode::Matrix;
 use crate::model::{Gbdt, GbdtParams, Logistic, LogisticParams};
-use crate::stats::{auroc, average_precision, bootstrap_ci};
+use crate::stats::{auroc, average_precision, bootstrap_auroc_ap};
 
 /// Bootstrap resamples for the confidence intervals.
 pub const BOOTSTRAP: usize = 200;
@@ -92,18 +92,12 @@ pub fn score(predictions: &[f64], labels: &[bool], train_rows: usize, seed: u64)
     let positives = labels.iter().filter(|&&l| l).count();
     let note = (positives == 0 || positives == labels.len())
         .then(|| "the test rows hold only one class".to_string());
+    let (auroc_ci, auprc_ci) = bootstrap_auroc_ap(predictions, labels, BOOTSTRAP, seed, 0.95);
     Scores {
         auroc: auroc(predictions, labels),
-        auroc_ci: bootstrap_ci(predictions, labels, auroc, BOOTSTRAP, seed, 0.95),
+        auroc_ci,
         auprc: average_precision(predictions, labels),
-        auprc_ci: bootstrap_ci(
-            predictions,
-            labels,
-            average_precision,
-            BOOTSTRAP,
-            seed ^ 1,
-            0.95,
-        ),
+        auprc_ci,
         train_rows,
         test_rows: labels.len(),
         test_positives: positives,
@@ -227,20 +221,29 @@ pub fn three_ways(
         take_labels(synthetic.y, &syn_train_rows),
         take_labels(synthetic.y, &syn_test_rows),
     );
-    let (within, _) = train_and_test(
-        kind,
-        &Labelled {
-            x: &sx_train,
-            y: &sy_train,
+    // The three fits are independent: run them side by side (each also parallelises inside).
+    let ((within, _), ((across, tstr_model), (trtr, _))) = rayon::join(
+        || {
+            train_and_test(
+                kind,
+                &Labelled {
+                    x: &sx_train,
+                    y: &sy_train,
+                },
+                &Labelled {
+                    x: &sx_test,
+                    y: &sy_test,
+                },
+                seed,
+            )
         },
-        &Labelled {
-            x: &sx_test,
-            y: &sy_test,
+        || {
+            rayon::join(
+                || train_and_test(kind, synthetic, holdout, seed),
+                || train_and_test(kind, real_train, holdout, seed),
+            )
         },
-        seed,
     );
-    let (across, tstr_model) = train_and_test(kind, synthetic, holdout, seed);
-    let (trtr, _) = train_and_test(kind, real_train, holdout, seed);
     (within, across, trtr, tstr_model)
 }
 

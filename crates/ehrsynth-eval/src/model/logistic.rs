@@ -339,18 +339,42 @@ fn grad_hess(z: &[f64], y: &[f64], beta: &[f64], l2: f64) -> (Vec<f64>, Vec<f64>
         .map(|(zc, yc)| {
             let mut g = vec![0.0; q];
             let mut h = vec![0.0; q * q];
-            let mut row = vec![1.0; q];
+            // Rows scaled by sqrt(w): the chunk's hessian is then AᵀA, one matrix multiply.
+            let mut a_rows = vec![0.0; yc.len() * q];
             for (i, &yi) in yc.iter().enumerate() {
-                row[1..].copy_from_slice(&zc[i * p..(i + 1) * p]);
-                let mu = sigmoid(eta(&row[1..], beta));
-                let w = mu * (1.0 - mu);
-                let r = mu - yi;
-                for a in 0..q {
-                    g[a] += r * row[a];
-                    let c = w * row[a];
-                    for (hv, zb) in h[a * q + a..(a + 1) * q].iter_mut().zip(&row[a..]) {
-                        *hv += c * zb;
-                    }
+                let zi = &zc[i * p..(i + 1) * p];
+                let mu = sigmoid(eta(zi, beta));
+                let (w, r) = (mu * (1.0 - mu), mu - yi);
+                g[0] += r;
+                let sw = w.sqrt();
+                let a = &mut a_rows[i * q..(i + 1) * q];
+                a[0] = sw;
+                for ((gv, av), &zv) in g[1..].iter_mut().zip(&mut a[1..]).zip(zi) {
+                    *gv += r * zv;
+                    *av = sw * zv;
+                }
+            }
+            let m = yc.len();
+            if m > 0 {
+                // SAFETY: a_rows is m×q row-major, read as its q×m transpose (row stride 1,
+                // column stride q); h is q×q row-major; all live for the call.
+                unsafe {
+                    matrixmultiply::dgemm(
+                        q,
+                        m,
+                        q,
+                        1.0,
+                        a_rows.as_ptr(),
+                        1,
+                        q as isize,
+                        a_rows.as_ptr(),
+                        q as isize,
+                        1,
+                        0.0,
+                        h.as_mut_ptr(),
+                        q as isize,
+                        1,
+                    );
                 }
             }
             (g, h)
@@ -365,11 +389,6 @@ fn grad_hess(z: &[f64], y: &[f64], beta: &[f64], l2: f64) -> (Vec<f64>, Vec<f64>
     for a in 1..q {
         g[a] += l2 * beta[a];
         h[a * q + a] += l2;
-    }
-    for a in 0..q {
-        for b in 0..a {
-            h[a * q + b] = h[b * q + a];
-        }
     }
     (g, h)
 }

@@ -213,6 +213,145 @@ where
     Some((lo, hi))
 }
 
+/// AUROC and average precision of a weighted sample, from rows grouped by tied score (highest
+/// score first) as `(first index into order, end)`: each row counts `weights[i]` times. Equals
+/// [`auroc`] / [`average_precision`] on the sample with every row repeated that often.
+fn weighted_auroc_ap(
+    order: &[usize],
+    groups: &[(usize, usize)],
+    labels: &[bool],
+    weights: &[u32],
+) -> Option<(f64, f64)> {
+    let (mut tp, mut fp) = (0.0f64, 0.0f64);
+    let (mut area, mut ap) = (0.0f64, 0.0f64);
+    for &(start, end) in groups {
+        let (mut dp, mut dn) = (0.0, 0.0);
+        for &i in &order[start..end] {
+            let w = f64::from(weights[i]);
+            if labels[i] { dp += w } else { dn += w }
+        }
+        if dp == 0.0 && dn == 0.0 {
+            continue;
+        }
+        area += dn * (tp + dp / 2.0);
+        tp += dp;
+        fp += dn;
+        ap += dp * tp / (tp + fp);
+    }
+    (tp > 0.0 && fp > 0.0).then(|| (area / (tp * fp), ap / tp))
+}
+
+/// Seeded percentile bootstrap intervals of AUROC and average precision together, at confidence
+/// `level`: the same resampling and conventions as [`bootstrap_ci`] (replicate `b` uses stream `b`
+/// of `ChaCha8Rng::seed_from_u64(seed)`), but the scores are sorted once and each replicate is
+/// counted in linear time as weights, so 200 replicates of 20k rows take milliseconds.
+pub fn bootstrap_auroc_ap(
+    scores: &[f64],
+    labels: &[bool],
+    n_boot: usize,
+    seed: u64,
+    level: f64,
+) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
+    let n = scores.len();
+    if n == 0
+        || n != labels.len()
+        || n_boot == 0
+        || !(level > 0.0 && level < 1.0)
+        || scores.iter().any(|s| s.is_nan())
+    {
+        return (None, None);
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| cmp_f64(scores[b], scores[a]));
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for k in 1..=n {
+        if k == n || scores[order[k]] != scores[order[start]] {
+            groups.push((start, k));
+            start = k;
+        }
+    }
+    let replicates: Vec<(f64, f64)> = (0..n_boot)
+        .into_par_iter()
+        .map_init(
+            || vec![0u32; n],
+            |weights, b| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(b as u64);
+                weights.iter_mut().for_each(|w| *w = 0);
+                for _ in 0..n {
+                    weights[rng.random_range(0..n)] += 1;
+                }
+                weighted_auroc_ap(&order, &groups, labels, weights)
+            },
+        )
+        .flatten()
+        .collect();
+    let bounds = |mut values: Vec<f64>| {
+        values.sort_unstable_by(f64::total_cmp);
+        let tail = (1.0 - level) / 2.0;
+        Some((
+            quantile_linear_sorted(&values, tail)?,
+            quantile_linear_sorted(&values, 1.0 - tail)?,
+        ))
+    };
+    (
+        bounds(replicates.iter().map(|r| r.0).collect()),
+        bounds(replicates.iter().map(|r| r.1).collect()),
+    )
+}
+
+#[cfg(test)]
+mod weighted_tests {
+    use super::*;
+
+    #[test]
+    fn weighted_metrics_equal_the_metrics_of_the_repeated_sample() {
+        let scores = [0.9, 0.8, 0.8, 0.5, 0.3, 0.3, 0.1];
+        let labels = [true, false, true, true, false, false, false];
+        let weights = [2u32, 1, 0, 3, 1, 2, 1];
+        let (mut s, mut l) = (Vec::new(), Vec::new());
+        for i in 0..scores.len() {
+            for _ in 0..weights[i] {
+                s.push(scores[i]);
+                l.push(labels[i]);
+            }
+        }
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| cmp_f64(scores[b], scores[a]));
+        let groups = vec![(0, 1), (1, 3), (3, 4), (4, 6), (6, 7)];
+        let (a, ap) = weighted_auroc_ap(&order, &groups, &labels, &weights).unwrap();
+        assert!((a - auroc(&s, &l).unwrap()).abs() < 1e-12);
+        assert!((ap - average_precision(&s, &l).unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fast_bootstrap_brackets_the_estimate_and_is_seeded() {
+        let scores: Vec<f64> = (0..500).map(|i| ((i * 37) % 101) as f64 / 101.0).collect();
+        let labels: Vec<bool> = (0..500)
+            .map(|i| (i * 37) % 101 > 60 || i % 7 == 0)
+            .collect();
+        let (a, ap) = bootstrap_auroc_ap(&scores, &labels, 200, 3, 0.95);
+        let (a, ap) = (a.unwrap(), ap.unwrap());
+        let point = auroc(&scores, &labels).unwrap();
+        assert!(a.0 <= point && point <= a.1, "{a:?} {point}");
+        let point = average_precision(&scores, &labels).unwrap();
+        assert!(ap.0 <= point && point <= ap.1, "{ap:?} {point}");
+        assert_eq!(
+            bootstrap_auroc_ap(&scores, &labels, 200, 3, 0.95).0,
+            Some(a)
+        );
+        assert_ne!(
+            bootstrap_auroc_ap(&scores, &labels, 200, 4, 0.95).0,
+            Some(a)
+        );
+        assert_eq!(
+            bootstrap_auroc_ap(&[0.1, 0.2], &[true, true], 50, 1, 0.95),
+            (None, None)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,8 @@ pub mod two_sample;
 
 pub use association::{correlation_ratio, cramers_v, pearson, spearman};
 pub use classification::{
-    auroc, average_precision, bootstrap_ci, max_advantage, roc_points, tpr_at_fpr,
+    auroc, average_precision, bootstrap_auroc_ap, bootstrap_ci, max_advantage, roc_points,
+    tpr_at_fpr,
 };
 pub use divergence::{
     DEFAULT_KL_ALPHA, DEFAULT_KL_BINS, binned_counts, js_divergence, kl_categorical, kl_continuous,
