@@ -491,8 +491,9 @@ pub fn pair_associations(
             .collect()
     };
     let (real_prep, syn_prep) = (prep(real)?, prep(synthetic)?);
-    let (slot, real_r, real_rho) = numeric_correlations(&real_prep);
-    let (_, syn_r, syn_rho) = numeric_correlations(&syn_prep);
+    let real_corr = numeric_correlations(&real_prep);
+    let syn_corr = numeric_correlations(&syn_prep);
+    let slot = &real_corr.slot;
     let numeric_count = slot.iter().flatten().count();
     let pairs: Vec<(usize, usize)> = (0..specs.len())
         .flat_map(|i| (i + 1..specs.len()).map(move |j| (i, j)))
@@ -504,7 +505,14 @@ pub fn pair_associations(
                 match (slot[i], slot[j]) {
                     (Some(a), Some(b)) => {
                         let ab = a * numeric_count + b;
-                        ("pearson", real_r[ab], real_rho[ab], syn_r[ab], syn_rho[ab])
+                        let (r, q) = (&real_corr, &syn_corr);
+                        (
+                            "pearson",
+                            r.pearson[ab],
+                            r.spearman[ab],
+                            q.pearson[ab],
+                            q.spearman[ab],
+                        )
                     }
                     _ => {
                         let (measure, r, _) = associate(&real_prep[i], &real_prep[j]);

@@ -213,6 +213,9 @@ where
     Some((lo, hi))
 }
 
+/// A confidence interval `(lower, upper)`.
+pub type Interval = (f64, f64);
+
 /// AUROC and average precision of a weighted sample, from rows grouped by tied score (highest
 /// score first) as `(first index into order, end)`: each row counts `weights[i]` times. Equals
 /// [`auroc`] / [`average_precision`] on the sample with every row repeated that often.
@@ -251,7 +254,7 @@ pub fn bootstrap_auroc_ap(
     n_boot: usize,
     seed: u64,
     level: f64,
-) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
+) -> (Option<Interval>, Option<Interval>) {
     let n = scores.len();
     if n == 0
         || n != labels.len()
