@@ -447,11 +447,17 @@ fn correlation_matrix(columns: &[&[f64]]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Pearson (values) and Spearman (ranks) matrices of the numeric prepared columns, indexed by
-/// position among `prepared`; entries for non-numeric columns are `None`.
-fn numeric_correlations(
-    prepared: &[Prepared],
-) -> (Vec<Option<usize>>, Vec<Option<f64>>, Vec<Option<f64>>) {
+/// Pearson (values) and Spearman (ranks) matrices of the numeric columns among some prepared ones.
+struct NumericCorrelations {
+    /// For each prepared column, its index among the numeric ones (`None` if categorical).
+    slot: Vec<Option<usize>>,
+    /// Pearson matrix, numeric × numeric, row-major.
+    pearson: Vec<Option<f64>>,
+    /// Spearman matrix, same layout.
+    spearman: Vec<Option<f64>>,
+}
+
+fn numeric_correlations(prepared: &[Prepared]) -> NumericCorrelations {
     let mut slot = Vec::with_capacity(prepared.len());
     let (mut values, mut ranks): (Vec<&[f64]>, Vec<&[f64]>) = (Vec::new(), Vec::new());
     for p in prepared {
@@ -471,7 +477,11 @@ fn numeric_correlations(
         || correlation_matrix(&values),
         || correlation_matrix(&ranks),
     );
-    (slot, pearson, spearman)
+    NumericCorrelations {
+        slot,
+        pearson,
+        spearman,
+    }
 }
 
 /// Associations of every pair of `specs` in both tables.
