@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use ehrsynth_table::{ColumnSpec, Table};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::EvalError;
@@ -135,60 +136,84 @@ pub struct FairnessInputs<'a> {
     pub positive_rate: f64,
 }
 
+/// The results of one value of one group column.
+fn group_result(
+    inputs: &FairnessInputs<'_>,
+    real_features: &Table,
+    syn_features: &Table,
+    threshold: Option<f64>,
+    column: &str,
+    value: &str,
+) -> Result<GroupResult, EvalError> {
+    let real_rows = rows_with(inputs.real, column, value)?;
+    let syn_rows = rows_with(inputs.synthetic, column, value)?;
+    let hold_rows = rows_with(inputs.holdout, column, value)?;
+    let (real_part, syn_part) = (real_features.take(&real_rows), syn_features.take(&syn_rows));
+    let kls: Vec<f64> = inputs
+        .features
+        .iter()
+        .filter(|s| s.name != column)
+        .filter_map(|s| {
+            let (r, q) = (real_part.column(&s.name)?, syn_part.column(&s.name)?);
+            (!r.is_empty() && !q.is_empty())
+                .then(|| feature_kl(s, r, q))
+                .flatten()
+        })
+        .collect();
+    let (auroc_value, tpr, fpr) = match (inputs.predictions, threshold) {
+        (Some(pred), Some(t)) => {
+            let p: Vec<f64> = hold_rows.iter().map(|&i| pred[i]).collect();
+            let y: Vec<bool> = hold_rows.iter().map(|&i| inputs.labels[i]).collect();
+            let (tpr, fpr) = rates(&p, &y, t);
+            (auroc(&p, &y), tpr, fpr)
+        }
+        _ => (None, None, None),
+    };
+    Ok(GroupResult {
+        column: column.to_string(),
+        value: value.to_string(),
+        real_rows: real_rows.len(),
+        synthetic_rows: syn_rows.len(),
+        holdout_rows: hold_rows.len(),
+        kl_mean: (!kls.is_empty()).then(|| kls.iter().sum::<f64>() / kls.len() as f64),
+        auroc: auroc_value,
+        tpr,
+        fpr,
+    })
+}
+
 /// The fairness audit.
 pub fn fairness(inputs: &FairnessInputs<'_>) -> Result<FairnessReport, EvalError> {
     let threshold = inputs
         .predictions
         .and_then(|p| threshold_for_rate(p, inputs.positive_rate));
-    let mut groups = Vec::new();
     let mut gaps = Vec::new();
     let feature_names: Vec<&str> = inputs.features.iter().map(|s| s.name.as_str()).collect();
     let (real_features, syn_features) = (
         inputs.real.select(&feature_names)?,
         inputs.synthetic.select(&feature_names)?,
     );
+    let mut tasks: Vec<(&String, String)> = Vec::new();
     for column in inputs.groups {
         let mut values = values_of(inputs.real, column)?;
         values.extend(values_of(inputs.synthetic, column)?);
-        let mut results = Vec::new();
-        for value in values {
-            let real_rows = rows_with(inputs.real, column, &value)?;
-            let syn_rows = rows_with(inputs.synthetic, column, &value)?;
-            let hold_rows = rows_with(inputs.holdout, column, &value)?;
-            let (real_part, syn_part) =
-                (real_features.take(&real_rows), syn_features.take(&syn_rows));
-            let kls: Vec<f64> = inputs
-                .features
-                .iter()
-                .filter(|s| s.name != *column)
-                .filter_map(|s| {
-                    let (r, q) = (real_part.column(&s.name)?, syn_part.column(&s.name)?);
-                    (!r.is_empty() && !q.is_empty())
-                        .then(|| feature_kl(s, r, q))
-                        .flatten()
-                })
-                .collect();
-            let (auroc_value, tpr, fpr) = match (inputs.predictions, threshold) {
-                (Some(pred), Some(t)) => {
-                    let p: Vec<f64> = hold_rows.iter().map(|&i| pred[i]).collect();
-                    let y: Vec<bool> = hold_rows.iter().map(|&i| inputs.labels[i]).collect();
-                    let (tpr, fpr) = rates(&p, &y, t);
-                    (auroc(&p, &y), tpr, fpr)
-                }
-                _ => (None, None, None),
-            };
-            results.push(GroupResult {
-                column: column.clone(),
+        tasks.extend(values.into_iter().map(|v| (column, v)));
+    }
+    let groups: Vec<GroupResult> = tasks
+        .par_iter()
+        .map(|(column, value)| {
+            group_result(
+                inputs,
+                &real_features,
+                &syn_features,
+                threshold,
+                column,
                 value,
-                real_rows: real_rows.len(),
-                synthetic_rows: syn_rows.len(),
-                holdout_rows: hold_rows.len(),
-                kl_mean: (!kls.is_empty()).then(|| kls.iter().sum::<f64>() / kls.len() as f64),
-                auroc: auroc_value,
-                tpr,
-                fpr,
-            });
-        }
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    for column in inputs.groups {
+        let results: Vec<&GroupResult> = groups.iter().filter(|g| g.column == *column).collect();
         let eod = match (
             spread(results.iter().map(|r| r.tpr)),
             spread(results.iter().map(|r| r.fpr)),
@@ -202,7 +227,6 @@ pub fn fairness(inputs: &FairnessInputs<'_>) -> Result<FairnessReport, EvalError
             kl_gap: spread(results.iter().map(|r| r.kl_mean)),
             equalized_odds_difference: eod,
         });
-        groups.extend(results);
     }
     Ok(FairnessReport {
         threshold,

@@ -31,6 +31,19 @@ impl Neighbours {
         }
     }
 
+    /// The neighbour lists of the rows at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Neighbours {
+        let k = self.k;
+        let mut out = Neighbours::empty(rows.len(), k);
+        for (dest, &src) in rows.iter().enumerate() {
+            out.distance[dest * k..(dest + 1) * k]
+                .copy_from_slice(&self.distance[src * k..(src + 1) * k]);
+            out.index[dest * k..(dest + 1) * k]
+                .copy_from_slice(&self.index[src * k..(src + 1) * k]);
+        }
+        out
+    }
+
     /// The distance of row `i`'s `j`-th nearest neighbour (0-based).
     pub fn distance(&self, i: usize, j: usize) -> f32 {
         self.distance[i * self.k + j]

@@ -16,8 +16,9 @@ use crate::error::EvalError;
 use crate::neighbors::{nearest, nearest_both};
 use crate::stats::{auroc, max_advantage, roc_points, tpr_at_fpr};
 
-/// Neighbours used by the density-ratio attack's k-NN density estimates.
-const DENSITY_K: usize = 5;
+/// Neighbours kept per record; the density-ratio attack's k-NN density estimates use the
+/// geometric mean distance to the first `DENSITY_K`.
+const DENSITY_K: usize = 3;
 /// ROC points kept per attack for plotting.
 const ROC_POINTS: usize = 101;
 
@@ -50,9 +51,14 @@ pub struct AttackReport {
 /// The privacy section of the audit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PrivacyReport {
-    /// Share of synthetic rows closer to a member than to a non-member (ties count half);
-    /// about 0.5 is ideal, 1 means every synthetic row sits on training data.
+    /// Share of synthetic rows closer to a member than to a non-member (ties count half),
+    /// corrected for the sizes of the two sets: its odds are the raw share's odds divided by
+    /// n_train / n_holdout. About 0.5 is ideal; 1 means every synthetic row sits on training data.
     pub dcr_share: Option<f64>,
+    /// The uncorrected share, over all training and all holdout rows.
+    pub dcr_share_raw: Option<f64>,
+    /// What the raw share would be with no memorisation: n_train / (n_train + n_holdout).
+    pub dcr_share_baseline: f64,
     /// Median distance from a synthetic row to its closest member.
     pub dcr_median_synthetic_to_train: Option<f64>,
     /// Median distance from a synthetic row to its closest non-member (the baseline).
@@ -62,7 +68,7 @@ pub struct PrivacyReport {
     pub nndr_mean: Option<f64>,
     /// Share of synthetic rows at distance 0 from a member (all encoded columns equal).
     pub zero_distance_share: Option<f64>,
-    /// Members (real training rows) evaluated.
+    /// Members (real training rows) scored by the attacks.
     pub members_evaluated: usize,
     /// Non-members (real holdout rows) evaluated.
     pub non_members_evaluated: usize,
@@ -152,20 +158,25 @@ pub fn privacy(
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5052_4956);
+    // Distances use every training and holdout row; the attacks score equal numbers of each.
     let n = train.n_rows.min(holdout.n_rows);
-    let members = train.take(&sample(train.n_rows, n, &mut rng));
-    let non_members = holdout.take(&sample(holdout.n_rows, n, &mut rng));
-
-    // Synthetic rows against members and non-members, both directions in one pass each.
-    let (syn_to_members, members_to_syn) = nearest_both(synthetic, &members, DENSITY_K);
-    let (syn_to_non, non_to_syn) = nearest_both(synthetic, &non_members, DENSITY_K);
-    let dcr_member: Vec<f64> = syn_to_members
+    let member_rows = sample(train.n_rows, n, &mut rng);
+    let non_member_rows = sample(holdout.n_rows, n, &mut rng);
+    let (syn_to_train, train_to_syn) = nearest_both(synthetic, train, DENSITY_K);
+    let (syn_to_holdout, holdout_to_syn) = nearest_both(synthetic, holdout, DENSITY_K);
+    let members = train.take(&member_rows);
+    let non_members = holdout.take(&non_member_rows);
+    let dcr_member: Vec<f64> = syn_to_train
         .nearest()
         .iter()
         .map(|&d| f64::from(d))
         .collect();
-    let dcr_non: Vec<f64> = syn_to_non.nearest().iter().map(|&d| f64::from(d)).collect();
-    let dcr_share = mean(
+    let dcr_non: Vec<f64> = syn_to_holdout
+        .nearest()
+        .iter()
+        .map(|&d| f64::from(d))
+        .collect();
+    let dcr_share_raw = mean(
         dcr_member
             .iter()
             .zip(&dcr_non)
@@ -175,17 +186,25 @@ pub fn privacy(
                 std::cmp::Ordering::Greater => 0.0,
             }),
     );
-    let nndr_mean = (members.n_rows >= 2)
+    let size_odds = train.n_rows as f64 / holdout.n_rows as f64;
+    let dcr_share = dcr_share_raw.map(|s| {
+        let odds = s / (1.0 - s).max(1e-12) / size_odds;
+        if s >= 1.0 { 1.0 } else { odds / (1.0 + odds) }
+    });
+    let nndr_mean = (train.n_rows >= 2)
         .then(|| {
             mean((0..synthetic.n_rows).map(|i| {
                 let (d1, d2) = (
-                    f64::from(syn_to_members.distance(i, 0)),
-                    f64::from(syn_to_members.distance(i, 1)),
+                    f64::from(syn_to_train.distance(i, 0)),
+                    f64::from(syn_to_train.distance(i, 1)),
                 );
                 if d2 > 0.0 { d1 / d2 } else { 0.0 }
             }))
         })
         .flatten();
+    // The members' and non-members' own neighbours among the synthetic rows.
+    let members_to_syn = train_to_syn.select(&member_rows);
+    let non_to_syn = holdout_to_syn.select(&non_member_rows);
 
     // Attack 1: distance to the closest synthetic row (closer = member).
     let member_dist: Vec<f64> = members_to_syn
@@ -212,29 +231,33 @@ pub fn privacy(
     let (reference_rows, scored_non) = order.split_at(half);
     let reference = non_members.take(reference_rows);
     let scored_members: Vec<usize> = sample(members.n_rows, scored_non.len(), &mut rng);
-    let density_score = |to_reference: f32, to_synthetic: f32| {
-        let eps = 1e-6;
-        (f64::from(to_reference) + eps).ln() - (f64::from(to_synthetic) + eps).ln()
+    // log density ratio = D (mean ln d_j(reference) - mean ln d_j(synthetic)); D is dropped, it
+    // does not change the ranking. With fewer than k rows on a side, fewer neighbours are used.
+    let mean_log = |found: &crate::neighbors::Neighbours, i: usize| {
+        let logs: Vec<f64> = (0..DENSITY_K)
+            .map(|j| found.distance(i, j))
+            .filter(|d| d.is_finite())
+            .map(|d| (f64::from(d) + 1e-6).ln())
+            .collect();
+        logs.iter().sum::<f64>() / logs.len().max(1) as f64
     };
-    // With fewer than k rows on a side, the k-th neighbour is the farthest one there is.
-    let k = DENSITY_K.min(synthetic.n_rows).min(reference.n_rows.max(1)) - 1;
     let members_ref = nearest(&members.take(&scored_members), &reference, DENSITY_K);
     let non_ref = nearest(&non_members.take(scored_non), &reference, DENSITY_K);
     let member_density: Vec<f64> = scored_members
         .iter()
         .enumerate()
-        .map(|(j, &i)| density_score(members_ref.distance(j, k), members_to_syn.distance(i, k)))
+        .map(|(j, &i)| mean_log(&members_ref, j) - mean_log(&members_to_syn, i))
         .collect();
     let non_density: Vec<f64> = scored_non
         .iter()
         .enumerate()
-        .map(|(j, &i)| density_score(non_ref.distance(j, k), non_to_syn.distance(i, k)))
+        .map(|(j, &i)| mean_log(&non_ref, j) - mean_log(&non_to_syn, i))
         .collect();
     let mut attacks = vec![distance_attack];
     if !reference_rows.is_empty() && !scored_non.is_empty() {
         attacks.push(attack(
             "density_ratio",
-            "log k-NN density of the synthetic data over that of a real reference sample (k = 5), DOMIAS-style",
+            "log k-NN density of the synthetic data over that of a real reference sample (geometric mean of the 3 nearest distances), DOMIAS-style",
             &member_density,
             &non_density,
         ));
@@ -242,6 +265,8 @@ pub fn privacy(
 
     Ok(PrivacyReport {
         dcr_share,
+        dcr_share_raw,
+        dcr_share_baseline: train.n_rows as f64 / (train.n_rows + holdout.n_rows) as f64,
         dcr_median_synthetic_to_train: median(dcr_member.clone()),
         dcr_median_synthetic_to_holdout: median(dcr_non),
         nndr_mean,

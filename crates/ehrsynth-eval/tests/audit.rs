@@ -1,0 +1,266 @@
+//! The whole audit on tables where the answer is known: a synthetic table that copies the
+//! training rows must look like a leak; fresh rows from the same distribution must not; and
+//! degenerate columns must give defined values (never NaN) or a clear message.
+
+use ehrsynth_cohort::features::eicu_schema;
+use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
+use ehrsynth_eval::{AuditConfig, AuditReport, audit};
+use ehrsynth_table::{Column, ColumnKind, ColumnSpec, NoProgress, Role, Schema, Table};
+
+/// Train, holdout and a disjoint third part of one simulated cohort.
+fn three_parts(train: usize, holdout: usize, rest: usize, seed: u64) -> (Table, Table, Table) {
+    let cohort = reference_cohort(&ReferenceConfig {
+        rows: train + holdout + rest,
+        hospitals: 12,
+        seed,
+    })
+    .expect("cohort")
+    .table;
+    let rows: Vec<usize> = (0..cohort.n_rows()).collect();
+    (
+        cohort.take(&rows[..train]),
+        cohort.take(&rows[train..train + holdout]),
+        cohort.take(&rows[train + holdout..]),
+    )
+}
+
+fn run(train: &Table, holdout: &Table, synthetic: &Table) -> AuditReport {
+    audit(
+        &eicu_schema(),
+        train,
+        holdout,
+        synthetic,
+        &AuditConfig {
+            seed: 5,
+            ..AuditConfig::default()
+        },
+        &NoProgress,
+    )
+    .expect("audit runs")
+}
+
+fn attack_auroc(report: &AuditReport, name: &str) -> f64 {
+    let privacy = report.privacy.as_ref().expect("privacy");
+    privacy
+        .attacks
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(|a| a.auroc)
+        .expect("attack auroc")
+}
+
+#[test]
+fn a_copy_of_the_training_rows_is_flagged_as_a_leak() {
+    let (train, holdout, _) = three_parts(3000, 1500, 0, 11);
+    let report = run(&train, &holdout, &train);
+    assert_eq!(report.fidelity.exact_copy_share, 1.0);
+    let privacy = report.privacy.as_ref().unwrap();
+    assert!(privacy.dcr_share.unwrap() > 0.95, "{:?}", privacy.dcr_share);
+    assert!(attack_auroc(&report, "distance") > 0.95);
+    assert!(attack_auroc(&report, "density_ratio") > 0.9);
+    assert_eq!(privacy.zero_distance_share, Some(1.0));
+    assert!(report.fidelity.kl_mean.unwrap() < 1e-9);
+}
+
+#[test]
+fn fresh_rows_from_the_same_distribution_look_safe_and_similar() {
+    let (train, holdout, fresh) = three_parts(3000, 1500, 1500, 12);
+    let report = run(&train, &holdout, &fresh);
+    assert_eq!(report.fidelity.exact_copy_share, 0.0);
+    for attack in ["distance", "density_ratio"] {
+        let a = attack_auroc(&report, attack);
+        assert!((0.44..=0.56).contains(&a), "{attack}: {a}");
+    }
+    let dcr = report.privacy.as_ref().unwrap().dcr_share.unwrap();
+    assert!((0.44..=0.56).contains(&dcr), "{dcr}");
+    let detection = report.fidelity.detection_auroc.unwrap();
+    assert!((0.4..=0.6).contains(&detection), "{detection}");
+    assert!(report.fidelity.kl_mean.unwrap() < 0.05);
+    let utility = report.utility.as_ref().unwrap();
+    let (tstr, trtr) = (utility.across.auroc.unwrap(), utility.trtr.auroc.unwrap());
+    assert!(
+        tstr > 0.7 && (tstr - trtr).abs() < 0.06,
+        "TSTR {tstr} TRTR {trtr}"
+    );
+    let ci = utility.across.auroc_ci.unwrap();
+    assert!(ci.0 <= tstr && tstr <= ci.1);
+    assert_eq!(utility.sites.len(), 12);
+    let fairness = report.fairness.as_ref().unwrap();
+    assert_eq!(fairness.gaps.len(), 5);
+    assert!(fairness.groups.iter().all(|g| g.kl_mean.is_some()));
+}
+
+#[test]
+fn a_distorted_synthetic_table_shows_up_in_fidelity() {
+    let (train, holdout, fresh) = three_parts(2000, 1000, 1000, 13);
+    // Shift bilirubin below its valid range, as the paper's LLM did.
+    let shifted: Vec<Option<f64>> = (0..fresh.n_rows())
+        .map(|i| {
+            fresh
+                .column("bilirubin_last_early")
+                .unwrap()
+                .get_f64(i)
+                .map(|x| x - 3.0)
+        })
+        .collect();
+    let columns: Vec<Column> = fresh
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.name() == "bilirubin_last_early" {
+                Column::continuous(c.name(), &shifted)
+            } else {
+                (**c).clone()
+            }
+        })
+        .collect();
+    let report = run(&train, &holdout, &Table::new(columns).unwrap());
+    let bili = report
+        .fidelity
+        .features
+        .iter()
+        .find(|f| f.name == "bilirubin_last_early")
+        .unwrap();
+    let age = report
+        .fidelity
+        .features
+        .iter()
+        .find(|f| f.name == "age")
+        .unwrap();
+    assert!(bili.out_of_range_share > 0.2, "{}", bili.out_of_range_share);
+    assert!(bili.kl.unwrap() > 10.0 * age.kl.unwrap().max(1e-3));
+    assert!(bili.ks_statistic.unwrap() > 0.5);
+}
+
+fn spec(name: &str, kind: ColumnKind, role: Role) -> ColumnSpec {
+    let mut s = ColumnSpec::new(name, kind);
+    s.role = role;
+    s
+}
+
+#[test]
+fn degenerate_columns_give_defined_values_never_nan() {
+    let schema = Schema::new(vec![
+        spec("death", ColumnKind::Binary, Role::Target),
+        spec("constant", ColumnKind::Continuous, Role::Feature),
+        spec("empty", ColumnKind::Continuous, Role::Feature),
+        spec("x", ColumnKind::Continuous, Role::Feature),
+        spec("unit", ColumnKind::Categorical, Role::Group),
+    ])
+    .unwrap();
+    let table = |n: usize, shift: f64, one_class: bool| {
+        Table::new(vec![
+            Column::binary(
+                "death",
+                &(0..n)
+                    .map(|i| Some(!one_class && i % 4 == 0))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::continuous("constant", &vec![Some(3.0); n]),
+            Column::continuous("empty", &vec![None; n]),
+            Column::continuous(
+                "x",
+                &(0..n)
+                    .map(|i| Some(i as f64 % 17.0 + shift))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::categorical(
+                "unit",
+                &(0..n)
+                    .map(|i| Some(if i % 3 == 0 { "a" } else { "b" }))
+                    .collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    };
+    let (train, holdout) = (table(300, 0.0, false), table(120, 0.0, false));
+    // Synthetic: a single class, so "within" cannot be scored.
+    let synthetic = table(90, 1.0, true);
+    let report = audit(
+        &schema,
+        &train,
+        &holdout,
+        &synthetic,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .expect("audit runs");
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("NaN") && !json.contains("inf"), "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let features = value["fidelity"]["features"].as_array().unwrap();
+    let empty = features.iter().find(|f| f["name"] == "empty").unwrap();
+    assert!(empty["ks_statistic"].is_null() && empty["wasserstein"].is_null());
+    assert!(empty["kl"].as_f64().unwrap() < 0.01); // both all missing: only smoothing differs
+    let utility = report.utility.as_ref().unwrap();
+    assert!(utility.across.auroc.is_none());
+    assert!(
+        utility
+            .across
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("only one class"),
+        "{:?}",
+        utility.across.note
+    );
+    assert!(utility.trtr.auroc.is_some());
+}
+
+#[test]
+fn missing_columns_and_empty_tables_are_clear_errors() {
+    let (train, holdout, fresh) = three_parts(200, 100, 100, 14);
+    let schema = eicu_schema();
+    let without_age = holdout
+        .select(
+            &schema
+                .names()
+                .into_iter()
+                .filter(|n| *n != "age")
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let err = audit(
+        &schema,
+        &train,
+        &without_age,
+        &fresh,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the real holdout table has no column 'age'"),
+        "{err}"
+    );
+    let nothing = fresh.take(&[]);
+    let report = audit(
+        &schema,
+        &train,
+        &holdout,
+        &nothing,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .expect("runs");
+    assert!(
+        report.notes.iter().any(|n| n.contains("privacy skipped")),
+        "{:?}",
+        report.notes
+    );
+    let unrelated = Table::new(vec![Column::integer("zzz", &[Some(1)])]).unwrap();
+    let err = audit(
+        &schema,
+        &train,
+        &holdout,
+        &unrelated,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("shares no column with the schema"),
+        "{err}"
+    );
+}
