@@ -175,3 +175,154 @@ fn every_subcommand_help_has_examples() {
         assert!(text(&run.stdout).contains("Examples:"), "{args:?}");
     }
 }
+
+#[test]
+fn split_evaluate_and_importance_on_the_reference_cohort() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let real = p("real.parquet");
+    let run = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "4000",
+        "--hospitals",
+        "10",
+        "--seed",
+        "5",
+        "--out",
+        path(&real),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // "Synthetic" stand-in: more rows of the same simulated distribution.
+    let synthetic = p("syn.csv");
+    let run = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "1500",
+        "--hospitals",
+        "10",
+        "--seed",
+        "5",
+        "--out",
+        path(&synthetic),
+    ]);
+    assert!(run.status.success());
+    let (train, holdout) = (p("train.parquet"), p("holdout.parquet"));
+    let run = ehrsynth(&[
+        "split",
+        path(&real),
+        "--holdout-share",
+        "0.25",
+        "--train",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let held = read_table(&holdout, None).unwrap().n_rows();
+    assert!((999..=1001).contains(&held), "{held}"); // 25% of each outcome stratum, rounded
+
+    let (json, html) = (p("audit.json"), p("audit.html"));
+    let run = ehrsynth(&[
+        "evaluate",
+        "--train",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+        "--synthetic",
+        path(&synthetic),
+        "--json",
+        path(&json),
+        "--html",
+        path(&html),
+        "--seed",
+        "3",
+    ]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        stdout.contains("fidelity   mean KL") && stdout.contains("attack distance"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["format"], "ehrsynth-audit");
+    assert_eq!(report["version"], 1);
+    for key in [
+        "kl_mean",
+        "correlation_mae",
+        "detection_auroc",
+        "exact_copy_share",
+    ] {
+        assert!(report["fidelity"][key].is_number(), "fidelity.{key}");
+    }
+    let feature = &report["fidelity"]["features"][0];
+    for key in [
+        "name",
+        "kl",
+        "ks_statistic",
+        "ks_pvalue",
+        "wasserstein",
+        "out_of_range_share",
+    ] {
+        assert!(!feature[key].is_null(), "features[].{key}: {feature}");
+    }
+    for setting in ["within", "across", "trtr"] {
+        for key in ["auroc", "auroc_ci", "auprc", "auprc_ci"] {
+            assert!(
+                !report["utility"][setting][key].is_null(),
+                "utility.{setting}.{key}"
+            );
+        }
+    }
+    assert!(!report["utility"]["sites"].as_array().unwrap().is_empty());
+    let group = &report["fairness"]["groups"][0];
+    for key in ["column", "value", "kl_mean", "auroc"] {
+        assert!(!group[key].is_null(), "fairness.groups[].{key}");
+    }
+    assert!(
+        report["privacy"]["dcr_share"].is_number() && report["privacy"]["nndr_mean"].is_number()
+    );
+    for attack in report["privacy"]["attacks"].as_array().unwrap() {
+        for key in [
+            "name",
+            "auroc",
+            "advantage",
+            "tpr_at_fpr_1pct",
+            "tpr_at_fpr_01pct",
+            "empirical_risk",
+        ] {
+            assert!(!attack[key].is_null(), "attacks[].{key}");
+        }
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<svg") && page.contains("Fidelity per feature") && page.contains("hosp_los")
+    );
+
+    let top = p("top5.txt");
+    let run = ehrsynth(&[
+        "importance",
+        "--data",
+        path(&train),
+        "--top",
+        "5",
+        "--out",
+        path(&top),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let names: Vec<String> = std::fs::read_to_string(&top)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(names.len(), 5);
+    let schema = ehrsynth_cohort::features::eicu_schema();
+    assert!(
+        names
+            .iter()
+            .all(|n| schema.column(n).is_some() && n != "death" && n != "patientunitstayid")
+    );
+}

@@ -83,6 +83,11 @@ pub struct ReferenceSize {
 }
 
 impl ReferenceSize {
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// The simulated cohort of this size.
     pub fn simulate(&self) -> anyhow::Result<ReferenceCohort> {
         let config = ReferenceConfig {
