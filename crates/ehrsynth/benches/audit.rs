@@ -3,6 +3,7 @@
 //! simulated cohort that neither side contains, so privacy numbers should sit near 0.5.
 //!
 //!     cargo bench -p ehrsynth --bench audit          # 3 runs, medians per section
+//!     EHRSYNTH_BENCH_NN=100000 cargo bench -p ehrsynth --bench audit   # also N x N exact 1-NN
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,32 @@ fn main() {
         t.n_cols,
         p.dcr_share
     );
+    if let Some(n) = std::env::var("EHRSYNTH_BENCH_NN")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        let big = reference_cohort(&ReferenceConfig {
+            rows: 2 * n,
+            hospitals: 40,
+            seed: 9,
+        })
+        .expect("cohort")
+        .table;
+        let rows: Vec<usize> = (0..2 * n).collect();
+        let (a, b) = (big.take(&rows[..n]), big.take(&rows[n..]));
+        let (a, b) = (
+            encoder.distance_matrix(&a).expect("encode"),
+            encoder.distance_matrix(&b).expect("encode"),
+        );
+        let start = Instant::now();
+        let found = ehrsynth_eval::neighbors::nearest(&a, &b, 1);
+        println!(
+            "exact 1-NN {n} x {n} x {} dims: {:.2?} (first distance {})",
+            a.n_cols,
+            start.elapsed(),
+            found.distance(0, 0)
+        );
+    }
     let mut sections: Vec<[f64; 5]> = Vec::new();
     for run in 0..runs {
         let start = Instant::now();
