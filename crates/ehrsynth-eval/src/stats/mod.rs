@@ -37,7 +37,7 @@ pub mod divergence;
 pub mod rank;
 pub mod two_sample;
 
-pub use association::{correlation_ratio, cramers_v, pearson, spearman};
+pub use association::{correlation_ratio, cramers_v, pairwise_pearson_matrix, pearson, spearman};
 pub use classification::{
     auroc, average_precision, bootstrap_auroc_ap, bootstrap_ci, max_advantage, roc_points,
     tpr_at_fpr,

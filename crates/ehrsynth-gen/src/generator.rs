@@ -1,0 +1,90 @@
+//! The [`Generator`] trait every generator implements (statistical ones here, LLM strategies in
+//! later crates), with what they share: the options of a fit and of a sampling call, the
+//! condition a caller may put on the rows, and the error type.
+
+use ehrsynth_table::{Progress, Schema, Table};
+
+/// A column fixed to one value in every generated row, e.g. `is_female = 1` or a hospital.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The column (a group or site column, usually).
+    pub column: String,
+    /// The value, as written in the data ("1", "73", "MICU").
+    pub value: String,
+}
+
+impl std::str::FromStr for Condition {
+    type Err = GenError;
+
+    /// Parses `column=value`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('=') {
+            Some((c, v)) if !c.trim().is_empty() && !v.trim().is_empty() => Ok(Self {
+                column: c.trim().to_string(),
+                value: v.trim().to_string(),
+            }),
+            _ => Err(GenError::Invalid(format!(
+                "a condition is COLUMN=VALUE (e.g. is_female=1), got '{text}'"
+            ))),
+        }
+    }
+}
+
+/// Options of one sampling call.
+#[derive(Debug, Clone, Default)]
+pub struct SampleOptions {
+    /// Rows to generate.
+    pub rows: usize,
+    /// Fix a column to a value in every row.
+    pub condition: Option<Condition>,
+    /// Seed: the same fitted generator, options and seed give identical rows.
+    pub seed: u64,
+}
+
+/// A generator of synthetic rows shaped by a schema.
+pub trait Generator: Send + Sync {
+    /// A short name ("copula", "bayesnet", ...).
+    fn name(&self) -> &str;
+
+    /// Learns from the training table; `schema` says each column's kind, range and role, and the
+    /// generated table has exactly the schema's columns in its order. `seed` makes fitting
+    /// deterministic where it is random.
+    fn fit(
+        &mut self,
+        train: &Table,
+        schema: &Schema,
+        seed: u64,
+        progress: &dyn Progress,
+    ) -> Result<(), GenError>;
+
+    /// Generates rows; every row satisfies the schema (kinds, ranges, categories, missing).
+    fn generate(&self, options: &SampleOptions, progress: &dyn Progress)
+    -> Result<Table, GenError>;
+}
+
+/// What can go wrong fitting or sampling.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// Called `generate` before `fit`.
+    #[error("the {0} generator has not been fitted; call fit (or pass --train) first")]
+    NotFitted(String),
+    /// The training data cannot support the request.
+    #[error("{0}")]
+    Invalid(String),
+    /// A table operation failed.
+    #[error(transparent)]
+    Table(#[from] ehrsynth_table::TableError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_from_column_equals_value() {
+        let c: Condition = "is_female = 1".parse().unwrap();
+        assert_eq!((c.column.as_str(), c.value.as_str()), ("is_female", "1"));
+        assert!("is_female".parse::<Condition>().is_err());
+        assert!("=1".parse::<Condition>().is_err());
+    }
+}

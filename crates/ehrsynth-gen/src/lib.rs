@@ -1,0 +1,17 @@
+//! Generators of synthetic tables behind one [`Generator`] trait.
+//!
+//! - [`generator`]: the trait, sampling options, conditions, errors.
+//! - [`copula`]: Gaussian copula with empirical marginals and missingness modelled jointly.
+//! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
+//! - [`normal`]: the standard normal distribution.
+//!
+//! Every generated table has the schema's columns in its order and every row satisfies the
+//! schema. Not here: LLM strategies (later crates), reading files, the audit.
+
+pub mod copula;
+pub mod generator;
+pub mod linalg;
+pub mod normal;
+
+pub use copula::GaussianCopula;
+pub use generator::{Condition, GenError, Generator, SampleOptions};
