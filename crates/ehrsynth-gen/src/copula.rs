@@ -6,9 +6,10 @@
 //! frequencies for binary, categorical, group and site columns and for integers with few values.
 //! Missingness is modelled jointly with the values: a column with some missing cells gets a
 //! missing-indicator dimension inside the copula. Training values become normal scores (average
-//! ranks for numbers; a seeded uniform draw inside the category's probability interval for
-//! discrete values, the "distributional transform"); their pairwise-complete correlation matrix
-//! is repaired to positive definite (eigenvalue floor 1e-6, unit diagonal) and factored.
+//! ranks for numbers; for discrete values the mean of the normal inside the value's probability
+//! interval); their pairwise-complete correlations, corrected for the attenuation that discrete
+//! scores cause (see [`latent_correlation`]), form the latent correlation matrix, repaired to
+//! positive definite (eigenvalue floor 1e-6, unit diagonal) and factored.
 //! Sampling draws correlated normals and maps them back through the marginals. A condition
 //! (`is_female=1`, a hospital) fixes that column's normal score inside its category's interval
 //! and moves the others by Gaussian conditioning, so the other columns follow the group.
@@ -146,15 +147,60 @@ fn discrete_marginal(spec: &ColumnSpec, texts: &[String]) -> (Vec<String>, Vec<f
     (values, cumulative)
 }
 
-/// Normal score of a discrete value: a uniform draw inside its probability interval.
-fn discrete_score(cumulative: &[f64], index: usize, rng: &mut ChaCha8Rng) -> f64 {
+/// Normal score of a discrete value: the mean of a standard normal inside the value's
+/// probability interval, E[Z | Φ⁻¹(lo) < Z < Φ⁻¹(hi)] = (φ(a) − φ(b)) / (hi − lo).
+fn discrete_score(cumulative: &[f64], index: usize) -> f64 {
     let lo = if index == 0 {
         0.0
     } else {
         cumulative[index - 1]
     };
     let hi = cumulative[index];
-    normal::quantile(lo + (hi - lo) * rng.random::<f64>())
+    let density = |p: f64| {
+        if p <= 0.0 || p >= 1.0 {
+            0.0
+        } else {
+            normal::pdf(normal::quantile(p))
+        }
+    };
+    if hi - lo <= 0.0 {
+        0.0
+    } else {
+        (density(lo) - density(hi)) / (hi - lo)
+    }
+}
+
+/// The latent correlation matrix from the score columns (NaN = missing). The scores of a
+/// discrete column are conditional means, whose correlation with a normal variable is the latent
+/// correlation times their standard deviation; dividing each pairwise correlation by both
+/// columns' score deviations undoes that attenuation (the polyserial correction, exact for a
+/// discrete/continuous pair, first-order for two discrete columns), clipped to ±0.999.
+fn latent_correlation(score_columns: &[Vec<f64>]) -> Vec<f64> {
+    let dims = score_columns.len();
+    let refs: Vec<&[f64]> = score_columns.iter().map(Vec::as_slice).collect();
+    let pairwise = ehrsynth_eval::stats::pairwise_pearson_matrix(&refs);
+    let spread: Vec<f64> = score_columns
+        .iter()
+        .map(|c| {
+            let present: Vec<f64> = c.iter().copied().filter(|v| !v.is_nan()).collect();
+            let n = present.len().max(1) as f64;
+            let mean = present.iter().sum::<f64>() / n;
+            (present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+        })
+        .collect();
+    (0..dims * dims)
+        .map(|ij| {
+            let (i, j) = (ij / dims, ij % dims);
+            if i == j {
+                return 1.0;
+            }
+            let scale = spread[i] * spread[j];
+            match pairwise[ij] {
+                Some(r) if scale > 1e-9 => (r / scale).clamp(-0.999, 0.999),
+                _ => 0.0,
+            }
+        })
+        .collect()
 }
 
 /// Quantile knots of sorted values.
@@ -216,7 +262,7 @@ fn fit_column(
         model.marginal = Marginal::Identifier;
         return Ok((model, scores));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let _ = seed;
     let texts: Vec<Option<String>> = (0..n).map(|i| cell_text(column, i)).collect();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     if present.is_empty() {
@@ -241,7 +287,7 @@ fn fit_column(
             texts
                 .iter()
                 .map(|t| match t {
-                    Some(t) => discrete_score(&cumulative, index[t.as_str()], &mut rng),
+                    Some(t) => discrete_score(&cumulative, index[t.as_str()]),
                     None => f64::NAN,
                 })
                 .collect(),
@@ -262,7 +308,7 @@ fn fit_column(
         let cumulative = [1.0 - missing_rate, 1.0];
         scores.push(
             (0..n)
-                .map(|i| discrete_score(&cumulative, usize::from(column.is_missing(i)), &mut rng))
+                .map(|i| discrete_score(&cumulative, usize::from(column.is_missing(i))))
                 .collect(),
         );
         model.missing_dim = Some(*dims);
@@ -301,19 +347,7 @@ impl Generator for GaussianCopula {
             score_columns.extend(scores);
             progress.advance(1);
         }
-        let refs: Vec<&[f64]> = score_columns.iter().map(Vec::as_slice).collect();
-        let pairwise = ehrsynth_eval::stats::pairwise_pearson_matrix(&refs);
-        let raw: Vec<f64> = pairwise
-            .iter()
-            .enumerate()
-            .map(|(ij, r)| {
-                if ij / dims.max(1) == ij % dims.max(1) {
-                    1.0
-                } else {
-                    r.unwrap_or(0.0)
-                }
-            })
-            .collect();
+        let raw = latent_correlation(&score_columns);
         let correlation = repair_correlation(&raw, dims, 1e-6);
         let cholesky = cholesky(&correlation, dims).ok_or_else(|| {
             GenError::Invalid("the copula's correlation matrix could not be factored".into())

@@ -18,6 +18,11 @@ pub fn erfc(x: f64) -> f64 {
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
+/// φ(x), the standard normal density.
+pub fn pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (std::f64::consts::TAU).sqrt()
+}
+
 /// Φ(x), the standard normal CDF.
 pub fn cdf(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)

@@ -42,15 +42,10 @@ fn values(t: &Table, name: &str) -> Vec<f64> {
 }
 
 #[test]
-fn correlation_marginals_and_joint_missingness_are_kept() {
+fn correlation_and_skewed_marginals_are_kept() {
     let (x, y) = normal_pairs(20_000, 0.8, 1);
-    // y is missing whenever x is large: missingness depends on the values.
-    let y_obs: Vec<Option<f64>> = x
-        .iter()
-        .zip(&y)
-        .map(|(a, b)| (*a < 1.0).then_some(b * 10.0 + 50.0))
-        .collect();
     let x_exp: Vec<Option<f64>> = x.iter().map(|a| Some(a.exp())).collect(); // skewed marginal
+    let y_obs: Vec<Option<f64>> = y.iter().map(|b| Some(b * 10.0 + 50.0)).collect();
     let train = Table::new(vec![
         Column::continuous("x", &x_exp),
         Column::continuous("y", &y_obs),
@@ -64,43 +59,51 @@ fn correlation_marginals_and_joint_missingness_are_kept() {
     let mut copula = GaussianCopula::new();
     copula.fit(&train, &schema, 7, &NoProgress).unwrap();
     let syn = sample(&copula, 20_000, 3, None);
-    let (sx, sy) = (values(&syn, "x"), values(&syn, "y"));
-    // Spearman-like check on logs: the latent correlation survives.
-    let lx: Vec<f64> = sx.iter().map(|v| v.ln()).collect();
-    let r = pearson(&lx, &sy).unwrap();
-    let r_train = pearson(
-        &x_exp.iter().map(|v| v.unwrap().ln()).collect::<Vec<_>>(),
-        &y_obs
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    assert!(
-        (r - r_train).abs() < 0.03,
-        "synthetic {r} vs training {r_train}"
-    );
+    let lx: Vec<f64> = values(&syn, "x").iter().map(|v| v.ln()).collect();
+    let r = pearson(&lx, &values(&syn, "y")).unwrap();
+    assert!((r - 0.8).abs() < 0.02, "synthetic correlation {r}");
     let ks = feature_fidelity(
         &spec("x", ColumnKind::Continuous),
         train.column("x").unwrap(),
         syn.column("x").unwrap(),
     );
     assert!(ks.ks_statistic.unwrap() < 0.02, "{:?}", ks.ks_statistic);
-    // Missing y goes with large x, as in training (about 16% missing overall).
-    let missing_high = sx
+}
+
+#[test]
+fn missingness_follows_the_values_it_depends_on() {
+    let (x, y) = normal_pairs(20_000, 0.5, 2);
+    // y is missing whenever x is large (about 16% of rows).
+    let y_obs: Vec<Option<f64>> = x
         .iter()
-        .zip(&sy)
-        .filter(|(a, b)| a.ln() >= 1.0 && b.is_nan())
-        .count() as f64;
-    let high = sx.iter().filter(|a| a.ln() >= 1.0).count() as f64;
-    let missing_low = sx
-        .iter()
-        .zip(&sy)
-        .filter(|(a, b)| a.ln() < 1.0 && b.is_nan())
-        .count() as f64;
-    let (rate_high, rate_low) = (missing_high / high, missing_low / (20_000.0 - high));
-    assert!(rate_high > 2.5 * rate_low, "{rate_high} vs {rate_low}");
-    let overall = (missing_high + missing_low) / 20_000.0;
+        .zip(&y)
+        .map(|(a, b)| (*a < 1.0).then_some(*b))
+        .collect();
+    let x_obs: Vec<Option<f64>> = x.iter().map(|a| Some(*a)).collect();
+    let train = Table::new(vec![
+        Column::continuous("x", &x_obs),
+        Column::continuous("y", &y_obs),
+    ])
+    .unwrap();
+    let schema = Schema::new(vec![
+        spec("x", ColumnKind::Continuous),
+        spec("y", ColumnKind::Continuous),
+    ])
+    .unwrap();
+    let mut copula = GaussianCopula::new();
+    copula.fit(&train, &schema, 7, &NoProgress).unwrap();
+    let syn = sample(&copula, 20_000, 3, None);
+    let (sx, sy) = (values(&syn, "x"), values(&syn, "y"));
+    let rate = |keep: &dyn Fn(f64) -> bool| {
+        let rows: Vec<usize> = (0..sx.len()).filter(|&i| keep(sx[i])).collect();
+        rows.iter().filter(|&&i| sy[i].is_nan()).count() as f64 / rows.len() as f64
+    };
+    let (high, low) = (rate(&|v| v >= 1.0), rate(&|v| v < 1.0));
+    assert!(
+        high > 0.6 && low < 0.1,
+        "missing when x is high {high}, low {low}"
+    );
+    let overall = sy.iter().filter(|v| v.is_nan()).count() as f64 / 20_000.0;
     let trained = y_obs.iter().filter(|v| v.is_none()).count() as f64 / 20_000.0;
     assert!((overall - trained).abs() < 0.015, "{overall} vs {trained}");
 }
@@ -248,4 +251,35 @@ fn the_reference_cohort_is_reproduced_within_the_schema() {
     );
     let other = sample(&copula, 4000, 10, None);
     assert_ne!(values(&other, "age")[..50], values(&syn, "age")[..50]);
+}
+
+#[test]
+fn a_model_trained_on_copula_rows_works_on_real_patients() {
+    let cohort = reference_cohort(&ReferenceConfig {
+        rows: 10_000,
+        hospitals: 10,
+        seed: 22,
+    })
+    .unwrap()
+    .table;
+    let rows: Vec<usize> = (0..cohort.n_rows()).collect();
+    let (train, holdout) = (cohort.take(&rows[..7000]), cohort.take(&rows[7000..]));
+    let schema = eicu_schema();
+    let mut copula = GaussianCopula::new();
+    copula.fit(&train, &schema, 4, &NoProgress).unwrap();
+    let syn = sample(&copula, 7000, 4, None);
+    let report = ehrsynth_eval::audit(
+        &schema,
+        &train,
+        &holdout,
+        &syn,
+        &ehrsynth_eval::AuditConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let utility = report.utility.unwrap();
+    let (tstr, trtr) = (utility.across.auroc.unwrap(), utility.trtr.auroc.unwrap());
+    assert!(trtr - tstr < 0.05, "TSTR {tstr} vs TRTR {trtr}");
+    assert!(report.fidelity.kl_mean.unwrap() < 0.05);
+    assert_eq!(report.fidelity.out_of_range_share, 0.0);
 }
