@@ -8,10 +8,12 @@
 //! Every generated table has the schema's columns in its order and every row satisfies the
 //! schema. Not here: LLM strategies (later crates), reading files, the audit.
 
+pub mod bayesnet;
 pub mod copula;
 pub mod generator;
 pub mod linalg;
 pub mod normal;
 
+pub use bayesnet::{BayesNet, BayesNetConfig};
 pub use copula::GaussianCopula;
 pub use generator::{Condition, GenError, Generator, SampleOptions};

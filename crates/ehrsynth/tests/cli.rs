@@ -326,3 +326,120 @@ fn split_evaluate_and_importance_on_the_reference_cohort() {
             .all(|n| schema.column(n).is_some() && n != "death" && n != "patientunitstayid")
     );
 }
+
+#[test]
+fn generate_with_both_generators_features_and_a_condition() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let train = p("train.parquet");
+    let run = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "3000",
+        "--hospitals",
+        "6",
+        "--seed",
+        "8",
+        "--out",
+        path(&train),
+    ]);
+    assert!(run.status.success());
+    let features = p("top.txt");
+    std::fs::write(
+        &features,
+        "lactate_last_early\nage\n# a comment\nbun_last_early\n",
+    )
+    .unwrap();
+    for (generator, extra) in [("copula", vec![]), ("bayesnet", vec!["--epsilon", "2"])] {
+        let out = p(&format!("{generator}.csv"));
+        let mut args = vec![
+            "generate",
+            "--train",
+            path(&train),
+            "--generator",
+            generator,
+            "--rows",
+            "400",
+            "--seed",
+            "4",
+            "--features",
+            path(&features),
+            "--condition",
+            "is_female=1",
+            "--out",
+            path(&out),
+        ];
+        args.extend(extra);
+        let run = ehrsynth(&args);
+        assert!(run.status.success(), "{generator}: {}", text(&run.stderr));
+        let table = read_table(&out, None).unwrap();
+        // The chosen features plus the target and the condition column, in schema order.
+        let mut names = table.column_names();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            vec![
+                "age",
+                "bun_last_early",
+                "death",
+                "is_female",
+                "lactate_last_early"
+            ]
+        );
+        let schema = ehrsynth_table::Schema::load(&p(&format!("{generator}.schema.toml"))).unwrap();
+        let order: Vec<usize> = table
+            .column_names()
+            .iter()
+            .map(|n| {
+                ehrsynth_cohort::features::eicu_schema()
+                    .names()
+                    .iter()
+                    .position(|m| m == n)
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "{:?}",
+            table.column_names()
+        );
+        assert!(schema.validate_table(&table).unwrap().rejected.is_empty());
+        let female = table.column("is_female").unwrap();
+        assert_eq!(female.missing_count(), 0);
+        assert!((0..table.n_rows()).all(|i| female.get_f64(i) == Some(1.0)));
+    }
+    let run = ehrsynth(&[
+        "generate",
+        "--train",
+        path(&train),
+        "--generator",
+        "copula",
+        "--rows",
+        "5",
+        "--epsilon",
+        "1",
+        "--out",
+        path(&p("x.csv")),
+    ]);
+    assert!(
+        !run.status.success()
+            && text(&run.stderr).contains("--epsilon applies to the Bayesian network only")
+    );
+    let run = ehrsynth(&[
+        "generate",
+        "--train",
+        path(&train),
+        "--generator",
+        "copula",
+        "--rows",
+        "5",
+        "--features",
+        "nope",
+        "--out",
+        path(&p("x.csv")),
+    ]);
+    assert!(
+        !run.status.success() && text(&run.stderr).contains("feature 'nope' is not in the schema")
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod cohort;
 pub mod evaluate;
+pub mod generate;
 pub mod importance;
 pub mod quickstart;
 pub mod schema;
