@@ -443,3 +443,37 @@ fn generate_with_both_generators_features_and_a_condition() {
         !run.status.success() && text(&run.stderr).contains("feature 'nope' is not in the schema")
     );
 }
+
+#[test]
+fn quickstart_builds_generates_and_audits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = ehrsynth(&[
+        "quickstart",
+        "--rows",
+        "2500",
+        "--hospitals",
+        "6",
+        "--synthetic-rows",
+        "500",
+        "--out-dir",
+        path(dir.path()),
+    ]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    for line in [
+        "copula     top 10",
+        "bayesnet   top 10",
+        "copula     all 83",
+        "bayesnet   all 83",
+    ] {
+        assert!(stdout.contains(line), "{line} missing in:\n{stdout}");
+    }
+    let top = std::fs::read_to_string(dir.path().join("top10.txt")).unwrap();
+    assert_eq!(top.lines().count(), 10);
+    let audit: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("copula-all83.audit.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(audit["fidelity"]["kl_mean"].as_f64().unwrap() < 0.05);
+    assert!(dir.path().join("bayesnet-top10.audit.html").exists());
+}
