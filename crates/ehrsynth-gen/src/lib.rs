@@ -3,6 +3,7 @@
 //! - [`generator`]: the trait, sampling options, conditions, errors.
 //! - [`copula`]: Gaussian copula with empirical marginals and missingness modelled jointly.
 //! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
+//! - [`llm`]: what LLM prompts may say about the data, the four strategies' prompts, answer parsing.
 //! - [`normal`]: the standard normal distribution.
 //!
 //! Every generated table has the schema's columns in its order and every row satisfies the
@@ -12,6 +13,7 @@ pub mod bayesnet;
 pub mod copula;
 pub mod generator;
 pub mod linalg;
+pub mod llm;
 pub mod normal;
 
 pub use bayesnet::{BayesNet, BayesNetConfig};

@@ -1,0 +1,182 @@
+//! The four prompting strategies of the study (../shared/PAPER.md) as templates.
+//!
+//! Placeholders: `{rows}` rows asked for; `{columns}` the header, comma separated; `{schema}` one
+//! line per column (kind, unit, range, categories, meaning); `{statistics}` aggregate statistics
+//! (k-suppressed); `{examples}` real rows (only with explicit opt-in, else a sentence saying
+//! there are none); `{group}` the group every row belongs to (group strategy); `{format}` the
+//! output instructions. A user's template file replaces a strategy's default; it must contain
+//! `{rows}` and `{columns}`.
+
+use crate::generator::GenError;
+use crate::llm::context::PromptContext;
+
+/// The prompting strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Show the data (statistics, or examples on opt-in) and ask for more rows like it.
+    Naive,
+    /// State every column's type, unit, range, categories and clinical relationships.
+    Schema,
+    /// Generate feature by feature, each conditioned on those already written.
+    Conditional,
+    /// Fix a demographic group first and condition every feature on it.
+    Group,
+}
+
+impl Strategy {
+    /// Parses `naive`, `schema`, `conditional` or `group`.
+    pub fn parse(name: &str) -> Result<Self, GenError> {
+        match name.to_ascii_lowercase().as_str() {
+            "naive" => Ok(Self::Naive),
+            "schema" => Ok(Self::Schema),
+            "conditional" => Ok(Self::Conditional),
+            "group" => Ok(Self::Group),
+            other => Err(GenError::Invalid(format!(
+                "unknown strategy '{other}': use naive, schema, conditional or group"
+            ))),
+        }
+    }
+
+    /// The strategy's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Naive => "naive",
+            Self::Schema => "schema",
+            Self::Conditional => "conditional",
+            Self::Group => "group",
+        }
+    }
+
+    /// The built-in template.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            Self::Naive => NAIVE,
+            Self::Schema => SCHEMA,
+            Self::Conditional => CONDITIONAL,
+            Self::Group => GROUP,
+        }
+    }
+}
+
+const NAIVE: &str =
+    "You are helping to create a synthetic dataset of intensive care unit (ICU) stays. \
+Each row is one ICU stay with these columns: {columns}.
+
+Statistics of the real data:
+{statistics}
+
+{examples}
+
+Generate {rows} new rows with the same statistical and structural properties as this data.
+{format}";
+
+const SCHEMA: &str = "You are generating synthetic intensive care unit (ICU) patient records for research. \
+Each record is one ICU stay. The columns, with their type, unit, valid range and meaning:
+{schema}
+
+Statistics of the real data:
+{statistics}
+
+{examples}
+
+Generate {rows} diverse, clinically plausible and logically consistent patients. Keep every value \
+inside its valid range and keep the clinical relationships between columns (for example, the minimum of \
+a vital sign is at most its first and last value, which are at most its maximum; sicker patients have \
+higher lactate and urea and lower blood pressure; hematocrit is about three times hemoglobin).
+{format}";
+
+const CONDITIONAL: &str = "You are generating synthetic intensive care unit (ICU) patient records for research, \
+one feature at a time. For each patient, choose the value of each column in this order, each one \
+conditioned on the values already chosen for that patient (for example, an older patient's heart rate \
+and kidney function follow geriatric norms; a patient with high lactate is more likely to die):
+{schema}
+
+Statistics of the real data:
+{statistics}
+
+{examples}
+
+Generate {rows} patients this way.
+{format}";
+
+const GROUP: &str = "You are generating synthetic intensive care unit (ICU) patient records for research. \
+Every patient you generate belongs to this group: {group}. Condition every feature on membership of this \
+group, so that the rows follow the group's own distributions. The columns:
+{schema}
+
+Statistics of the real data of this group:
+{statistics}
+
+{examples}
+
+Generate {rows} patients of this group.
+{format}";
+
+/// Output instructions for CSV answers.
+pub fn csv_instructions(columns: &[String]) -> String {
+    format!(
+        "Answer with CSV only: first the header line\n{}\nthen one line per patient, values in that order, \
+         numbers without units, an empty field for a missing value. No explanations.",
+        columns.join(",")
+    )
+}
+
+/// A loaded template, default or from a user's file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    strategy: Strategy,
+    text: String,
+}
+
+impl Template {
+    /// The strategy's built-in template.
+    pub fn builtin(strategy: Strategy) -> Self {
+        Self {
+            strategy,
+            text: strategy.default_template().to_string(),
+        }
+    }
+
+    /// A user's template; it must contain `{rows}` and `{columns}` (or `{format}`, which holds the header).
+    pub fn custom(strategy: Strategy, text: &str) -> Result<Self, GenError> {
+        if !text.contains("{rows}") || !(text.contains("{columns}") || text.contains("{format}")) {
+            return Err(GenError::Invalid(
+                "a prompt template must contain {rows} and {columns} (or {format}, which includes the header)".into(),
+            ));
+        }
+        Ok(Self {
+            strategy,
+            text: text.to_string(),
+        })
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The prompt for `rows` rows; `group` is "column = value" for the group strategy.
+    pub fn render(&self, context: &PromptContext, rows: usize, group: Option<&str>) -> String {
+        let examples = match &context.examples_csv {
+            Some(csv) => format!("Example rows from the real data:\n{csv}"),
+            None => "No real rows are shown; use the description and statistics above.".to_string(),
+        };
+        let text = self
+            .text
+            .replace("{rows}", &rows.to_string())
+            .replace("{columns}", &context.columns.join(", "))
+            .replace("{schema}", &context.schema_text)
+            .replace(
+                "{statistics}",
+                if context.statistics_text.is_empty() {
+                    "(not provided)"
+                } else {
+                    &context.statistics_text
+                },
+            )
+            .replace("{examples}", &examples)
+            .replace("{group}", group.unwrap_or("(all patients)"))
+            .replace("{format}", &csv_instructions(&context.columns));
+        text.trim().to_string() + "\n"
+    }
+}
