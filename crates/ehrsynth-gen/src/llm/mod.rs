@@ -4,4 +4,5 @@
 //! ([`parse`]). Providers, the request engine and the journal build on these.
 
 pub mod context;
+pub mod parse;
 pub mod prompt;
