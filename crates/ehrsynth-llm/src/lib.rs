@@ -1,11 +1,17 @@
-//! LLM requests for ehrsynth. So far: the [`journal`], a SQLite file per run in which every
-//! request is written before it is sent and every raw answer before it is parsed, so a killed
-//! run resumes without repeating finished requests, identical requests are answered from the
-//! journal, and an egress log shows what was sent to which provider.
+//! LLM requests for ehrsynth. So far:
+//! - [`provider`]: the wire formats of OpenAI, Anthropic, Gemini and OpenAI-compatible servers
+//!   (request bodies, answers, failures and whether they are worth retrying);
+//! - [`structured`]: a table schema compiled into each provider's structured-output dialect;
+//! - [`journal`]: a SQLite file per run in which every request is written before it is sent and
+//!   every raw answer before it is parsed, so a killed run resumes without repeating finished
+//!   requests, identical requests are answered from the journal, and an egress log shows what was
+//!   sent to which provider.
 //!
-//! Planned here (issue 5): provider clients (OpenAI, Anthropic, Gemini, OpenAI-compatible),
-//! structured-output dialects, rate limits, retries and the circuit breaker.
+//! Planned here (issue 5): the HTTP transport, rate limits, retries with backoff, the circuit
+//! breaker and the engine that drives a run.
 
 pub mod journal;
+pub mod provider;
+pub mod structured;
 
 pub use journal::{Journal, JournalError, RequestRecord, ResponseRecord};

@@ -1,0 +1,575 @@
+//! The wire formats of the providers, as thin serde_json builders and readers of our own:
+//! OpenAI Chat Completions, Anthropic Messages, Gemini generateContent, and any
+//! OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama, LM Studio, Azure OpenAI).
+//!
+//! [`build_request`] makes the URL, headers and JSON body of one request; [`read_response`]
+//! turns a status and body into the answer text, token counts and why generation stopped, or a
+//! [`ProviderError`] that says whether retrying can help. The API key is passed in by the caller
+//! (read from the environment) and only ever placed in a header, never in a URL, log or journal.
+
+use serde_json::{Value, json};
+
+use crate::structured::{Dialect, rows_schema};
+
+/// Which wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// api.openai.com Chat Completions.
+    OpenAi,
+    /// api.anthropic.com Messages.
+    Anthropic,
+    /// generativelanguage.googleapis.com generateContent.
+    Gemini,
+    /// Any server speaking OpenAI's Chat Completions at a base URL.
+    OpenAiCompatible,
+}
+
+impl ProviderKind {
+    /// Parses `openai`, `anthropic`, `gemini` or `openai-compatible`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "openai" => Some(Self::OpenAi),
+            "anthropic" => Some(Self::Anthropic),
+            "gemini" => Some(Self::Gemini),
+            "openai-compatible" | "vllm" | "llama.cpp" | "ollama" => Some(Self::OpenAiCompatible),
+            _ => None,
+        }
+    }
+
+    /// The environment variable holding the API key by default.
+    pub fn default_key_variable(self) -> &'static str {
+        match self {
+            Self::OpenAi => "OPENAI_API_KEY",
+            Self::Anthropic => "ANTHROPIC_API_KEY",
+            Self::Gemini => "GEMINI_API_KEY",
+            Self::OpenAiCompatible => "OPENAI_COMPATIBLE_API_KEY",
+        }
+    }
+
+    /// The default base URL.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Self::OpenAi => "https://api.openai.com",
+            Self::Anthropic => "https://api.anthropic.com",
+            Self::Gemini => "https://generativelanguage.googleapis.com",
+            Self::OpenAiCompatible => "http://127.0.0.1:8080",
+        }
+    }
+}
+
+/// Generation parameters.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parameters {
+    /// Model name.
+    pub model: String,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    pub top_p: Option<f64>,
+    /// Output token limit.
+    pub max_output_tokens: u32,
+    /// Seed, where the provider supports one.
+    pub seed: Option<u64>,
+    /// Reasoning effort for reasoning models ("low", "medium", "high"), OpenAI only.
+    pub reasoning_effort: Option<String>,
+}
+
+/// One request ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Full URL (no credentials in it).
+    pub url: String,
+    /// Headers, the API key among them.
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Value,
+}
+
+/// Builds the request for `prompt`; with `structured` set, asks for rows of that schema in the
+/// provider's structured-output dialect.
+pub fn build_request(
+    kind: ProviderKind,
+    base_url: &str,
+    api_key: Option<&str>,
+    parameters: &Parameters,
+    prompt: &str,
+    structured: Option<&ehrsynth_table::Schema>,
+) -> HttpRequest {
+    let base = base_url.trim_end_matches('/');
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
+            if let Some(key) = api_key {
+                headers.push(("authorization".into(), format!("Bearer {key}")));
+            }
+            let mut body = json!({ "model": parameters.model, "messages": [{ "role": "user", "content": prompt }] });
+            // OpenAI renamed max_tokens; compatible servers still read the old name.
+            let limit_name = if kind == ProviderKind::OpenAi {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            body[limit_name] = json!(parameters.max_output_tokens);
+            set_optional(
+                &mut body,
+                "temperature",
+                parameters.temperature.map(Value::from),
+            );
+            set_optional(&mut body, "top_p", parameters.top_p.map(Value::from));
+            set_optional(&mut body, "seed", parameters.seed.map(Value::from));
+            if kind == ProviderKind::OpenAi {
+                set_optional(
+                    &mut body,
+                    "reasoning_effort",
+                    parameters.reasoning_effort.clone().map(Value::from),
+                );
+            }
+            if let Some(schema) = structured {
+                let dialect = if kind == ProviderKind::OpenAi {
+                    Dialect::OpenAiStrict
+                } else {
+                    Dialect::JsonSchema
+                };
+                body["response_format"] = json!({
+                    "type": "json_schema",
+                    "json_schema": { "name": "rows", "strict": true, "schema": rows_schema(schema, dialect) }
+                });
+            }
+            HttpRequest {
+                url: format!("{base}/v1/chat/completions"),
+                headers,
+                body,
+            }
+        }
+        ProviderKind::Anthropic => {
+            if let Some(key) = api_key {
+                headers.push(("x-api-key".into(), key.to_string()));
+            }
+            headers.push(("anthropic-version".into(), "2023-06-01".into()));
+            let mut body = json!({
+                "model": parameters.model,
+                "max_tokens": parameters.max_output_tokens,
+                "messages": [{ "role": "user", "content": prompt }]
+            });
+            set_optional(
+                &mut body,
+                "temperature",
+                parameters.temperature.map(Value::from),
+            );
+            set_optional(&mut body, "top_p", parameters.top_p.map(Value::from));
+            if let Some(schema) = structured {
+                // Structured output through a forced tool call whose input is the rows.
+                body["tools"] = json!([{ "name": "emit_rows", "description": "Return the generated rows.",
+                                         "input_schema": rows_schema(schema, Dialect::JsonSchema) }]);
+                body["tool_choice"] = json!({ "type": "tool", "name": "emit_rows" });
+            }
+            HttpRequest {
+                url: format!("{base}/v1/messages"),
+                headers,
+                body,
+            }
+        }
+        ProviderKind::Gemini => {
+            if let Some(key) = api_key {
+                headers.push(("x-goog-api-key".into(), key.to_string()));
+            }
+            let mut config = json!({ "maxOutputTokens": parameters.max_output_tokens });
+            set_optional(
+                &mut config,
+                "temperature",
+                parameters.temperature.map(Value::from),
+            );
+            set_optional(&mut config, "topP", parameters.top_p.map(Value::from));
+            set_optional(&mut config, "seed", parameters.seed.map(Value::from));
+            if let Some(schema) = structured {
+                config["responseMimeType"] = json!("application/json");
+                config["responseSchema"] = rows_schema(schema, Dialect::GeminiOpenApi);
+            }
+            let body = json!({ "contents": [{ "role": "user", "parts": [{ "text": prompt }] }], "generationConfig": config });
+            HttpRequest {
+                url: format!("{base}/v1beta/models/{}:generateContent", parameters.model),
+                headers,
+                body,
+            }
+        }
+    }
+}
+
+fn set_optional(body: &mut Value, key: &str, value: Option<Value>) {
+    if let Some(v) = value {
+        body[key] = v;
+    }
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// It finished the answer.
+    Complete,
+    /// It hit the output token limit (the last row is probably cut off).
+    Length,
+    /// It refused or a safety filter stopped it.
+    Refused,
+    /// Anything else the provider reported.
+    Other,
+}
+
+/// A readable answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatResponse {
+    /// The answer text (for structured output: the JSON).
+    pub text: String,
+    /// Prompt tokens billed.
+    pub input_tokens: u64,
+    /// Completion tokens billed.
+    pub output_tokens: u64,
+    /// Why it stopped.
+    pub finish: Finish,
+}
+
+/// A failed request, and whether retrying can help.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// 429: slow down; `retry_after` seconds when the server said.
+    #[error("rate limited (HTTP 429){}", .retry_after.map(|s| format!(", retry after {s} s")).unwrap_or_default())]
+    RateLimited {
+        /// Seconds from the Retry-After header.
+        retry_after: Option<u64>,
+    },
+    /// 5xx and other transient failures: retry with backoff.
+    #[error("the provider failed (HTTP {status}): {message}")]
+    Transient {
+        /// HTTP status.
+        status: u16,
+        /// What it said.
+        message: String,
+    },
+    /// 4xx other than 429: retrying the same request will not help.
+    #[error("the provider rejected the request (HTTP {status}): {message}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// What it said.
+        message: String,
+    },
+    /// A 200 whose body is not the documented shape.
+    #[error("the answer is not in the provider's documented format: {0}")]
+    Malformed(String),
+}
+
+impl ProviderError {
+    /// Whether sending the same request again can succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Transient { .. } | Self::Malformed(_)
+        )
+    }
+}
+
+fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| {
+            v["error"]["message"]
+                .as_str()
+                .or_else(|| v["error"].as_str())
+                .or_else(|| v["message"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    if message.is_empty() {
+        "(no message)".into()
+    } else {
+        message
+    }
+}
+
+fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// Reads a response with HTTP `status`, body text and the Retry-After header (seconds), if any.
+pub fn read_response(
+    kind: ProviderKind,
+    status: u16,
+    body: &str,
+    retry_after: Option<u64>,
+) -> Result<ChatResponse, ProviderError> {
+    match status {
+        200..=299 => {}
+        429 => return Err(ProviderError::RateLimited { retry_after }),
+        408 | 409 | 500..=599 => {
+            return Err(ProviderError::Transient {
+                status,
+                message: error_message(body),
+            });
+        }
+        _ => {
+            return Err(ProviderError::Rejected {
+                status,
+                message: error_message(body),
+            });
+        }
+    }
+    let v: Value = serde_json::from_str(body)
+        .map_err(|e| ProviderError::Malformed(format!("not JSON ({e})")))?;
+    let missing = |what: &str| ProviderError::Malformed(format!("no {what} in the answer"));
+    match kind {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
+            let choice = v["choices"].get(0).ok_or_else(|| missing("choices[0]"))?;
+            let message = &choice["message"];
+            let refusal = message["refusal"].as_str().filter(|r| !r.is_empty());
+            let finish = match (refusal, choice["finish_reason"].as_str()) {
+                (Some(_), _) | (_, Some("content_filter")) => Finish::Refused,
+                (_, Some("length")) => Finish::Length,
+                (_, Some("stop")) => Finish::Complete,
+                _ => Finish::Other,
+            };
+            let text = message["content"]
+                .as_str()
+                .or(refusal)
+                .unwrap_or_default()
+                .to_string();
+            Ok(ChatResponse {
+                text,
+                input_tokens: count(&v["usage"]["prompt_tokens"]),
+                output_tokens: count(&v["usage"]["completion_tokens"]),
+                finish,
+            })
+        }
+        ProviderKind::Anthropic => {
+            let blocks = v["content"].as_array().ok_or_else(|| missing("content"))?;
+            let mut text = String::new();
+            for block in blocks {
+                match block["type"].as_str() {
+                    Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
+                    Some("tool_use") => text.push_str(&block["input"].to_string()),
+                    _ => {}
+                }
+            }
+            let finish = match v["stop_reason"].as_str() {
+                Some("end_turn") | Some("tool_use") | Some("stop_sequence") => Finish::Complete,
+                Some("max_tokens") => Finish::Length,
+                Some("refusal") => Finish::Refused,
+                _ => Finish::Other,
+            };
+            Ok(ChatResponse {
+                text,
+                input_tokens: count(&v["usage"]["input_tokens"]),
+                output_tokens: count(&v["usage"]["output_tokens"]),
+                finish,
+            })
+        }
+        ProviderKind::Gemini => {
+            if let Some(reason) = v["promptFeedback"]["blockReason"].as_str() {
+                return Ok(ChatResponse {
+                    text: format!("blocked: {reason}"),
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    finish: Finish::Refused,
+                });
+            }
+            let candidate = v["candidates"]
+                .get(0)
+                .ok_or_else(|| missing("candidates[0]"))?;
+            let text: String = candidate["content"]["parts"]
+                .as_array()
+                .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect())
+                .unwrap_or_default();
+            let finish = match candidate["finishReason"].as_str() {
+                Some("STOP") => Finish::Complete,
+                Some("MAX_TOKENS") => Finish::Length,
+                Some("SAFETY")
+                | Some("RECITATION")
+                | Some("PROHIBITED_CONTENT")
+                | Some("BLOCKLIST") => Finish::Refused,
+                _ => Finish::Other,
+            };
+            let usage = &v["usageMetadata"];
+            Ok(ChatResponse {
+                text,
+                input_tokens: count(&usage["promptTokenCount"]),
+                output_tokens: count(&usage["candidatesTokenCount"]),
+                finish,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Parameters {
+        Parameters {
+            model: "m".into(),
+            temperature: Some(0.7),
+            max_output_tokens: 512,
+            seed: Some(3),
+            ..Parameters::default()
+        }
+    }
+
+    #[test]
+    fn requests_follow_each_documented_shape() {
+        let openai = build_request(
+            ProviderKind::OpenAi,
+            "https://api.openai.com/",
+            Some("sk-x"),
+            &params(),
+            "hi",
+            None,
+        );
+        assert_eq!(openai.url, "https://api.openai.com/v1/chat/completions");
+        assert!(
+            openai
+                .headers
+                .contains(&("authorization".into(), "Bearer sk-x".into()))
+        );
+        assert_eq!(openai.body["max_completion_tokens"], 512);
+        assert_eq!(openai.body["messages"][0]["content"], "hi");
+        let local = build_request(
+            ProviderKind::OpenAiCompatible,
+            "http://127.0.0.1:9",
+            None,
+            &params(),
+            "hi",
+            None,
+        );
+        assert_eq!(local.body["max_tokens"], 512);
+        assert!(local.headers.iter().all(|(k, _)| k != "authorization"));
+        let claude = build_request(
+            ProviderKind::Anthropic,
+            "https://api.anthropic.com",
+            Some("k"),
+            &params(),
+            "hi",
+            None,
+        );
+        assert_eq!(claude.url, "https://api.anthropic.com/v1/messages");
+        assert!(
+            claude
+                .headers
+                .contains(&("anthropic-version".into(), "2023-06-01".into()))
+        );
+        assert!(claude.body.get("seed").is_none());
+        let gemini = build_request(
+            ProviderKind::Gemini,
+            "https://g",
+            Some("k"),
+            &params(),
+            "hi",
+            None,
+        );
+        assert_eq!(gemini.url, "https://g/v1beta/models/m:generateContent");
+        assert_eq!(gemini.body["generationConfig"]["maxOutputTokens"], 512);
+        assert!(
+            !gemini.url.contains('k') || !gemini.url.contains("key="),
+            "the key never goes in the URL"
+        );
+    }
+
+    #[test]
+    fn responses_and_failures_are_read() {
+        let ok = r#"{"choices":[{"message":{"content":"age\n40"},"finish_reason":"length"}],"usage":{"prompt_tokens":7,"completion_tokens":9}}"#;
+        let r = read_response(ProviderKind::OpenAi, 200, ok, None).unwrap();
+        assert_eq!(
+            (r.text.as_str(), r.output_tokens, r.finish),
+            ("age\n40", 9, Finish::Length)
+        );
+        let refusal = r#"{"choices":[{"message":{"content":null,"refusal":"I can't"},"finish_reason":"stop"}]}"#;
+        assert_eq!(
+            read_response(ProviderKind::OpenAi, 200, refusal, None)
+                .unwrap()
+                .finish,
+            Finish::Refused
+        );
+        let claude = r#"{"content":[{"type":"tool_use","input":{"rows":[]}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}"#;
+        assert_eq!(
+            read_response(ProviderKind::Anthropic, 200, claude, None)
+                .unwrap()
+                .text,
+            r#"{"rows":[]}"#
+        );
+        let gemini = r#"{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":2}}"#;
+        assert_eq!(
+            read_response(ProviderKind::Gemini, 200, gemini, None)
+                .unwrap()
+                .text,
+            "ab"
+        );
+        assert_eq!(
+            read_response(ProviderKind::OpenAi, 429, "", Some(7)).unwrap_err(),
+            ProviderError::RateLimited {
+                retry_after: Some(7)
+            }
+        );
+        let e = read_response(
+            ProviderKind::Anthropic,
+            529,
+            r#"{"error":{"message":"overloaded"}}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.retryable() && e.to_string().contains("overloaded"));
+        let e = read_response(
+            ProviderKind::OpenAi,
+            401,
+            r#"{"error":{"message":"bad key"}}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(!e.retryable() && e.to_string().contains("HTTP 401"));
+        assert!(matches!(
+            read_response(ProviderKind::Gemini, 200, "{not json", None),
+            Err(ProviderError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_response(ProviderKind::OpenAi, 200, "{}", None),
+            Err(ProviderError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn structured_requests_carry_each_dialect() {
+        let mut age =
+            ehrsynth_table::ColumnSpec::new("age", ehrsynth_table::ColumnKind::Continuous);
+        age.missing_allowed = false;
+        let schema = ehrsynth_table::Schema::new(vec![age]).unwrap();
+        let openai = build_request(
+            ProviderKind::OpenAi,
+            "u",
+            None,
+            &params(),
+            "p",
+            Some(&schema),
+        );
+        assert_eq!(
+            openai.body["response_format"]["json_schema"]["strict"],
+            true
+        );
+        let claude = build_request(
+            ProviderKind::Anthropic,
+            "u",
+            None,
+            &params(),
+            "p",
+            Some(&schema),
+        );
+        assert_eq!(claude.body["tool_choice"]["name"], "emit_rows");
+        let gemini = build_request(
+            ProviderKind::Gemini,
+            "u",
+            None,
+            &params(),
+            "p",
+            Some(&schema),
+        );
+        assert_eq!(
+            gemini.body["generationConfig"]["responseSchema"]["type"],
+            "OBJECT"
+        );
+    }
+}
