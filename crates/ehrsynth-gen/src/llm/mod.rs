@@ -4,5 +4,6 @@
 //! ([`parse`]). Providers, the request engine and the journal build on these.
 
 pub mod context;
+pub mod engine;
 pub mod parse;
 pub mod prompt;

@@ -1,0 +1,320 @@
+//! The request loop against a scripted transport that answers in OpenAI's documented shape and
+//! injects faults: nothing is lost, nothing is counted twice, a killed run resumes without asking
+//! again for answered slots, and the run ends with N rows or a clear reason.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ehrsynth_gen::llm::engine::{
+    EngineConfig, Price, RawResponse, StopReason, Transport, TransportError, run,
+};
+use ehrsynth_llm::Journal;
+use ehrsynth_llm::provider::{HttpRequest, Parameters, ProviderKind};
+use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
+
+fn schema() -> Schema {
+    let mut age = ColumnSpec::new("age", ColumnKind::Integer);
+    (age.min, age.max, age.missing_allowed) = (Some(16.0), Some(90.0), false);
+    let mut death = ColumnSpec::new("death", ColumnKind::Binary);
+    death.missing_allowed = false;
+    Schema::new(vec![age, death]).unwrap()
+}
+
+fn openai_body(text: &str) -> String {
+    serde_json::json!({
+        "choices": [{ "message": { "content": text }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 100, "completion_tokens": 50 }
+    })
+    .to_string()
+}
+
+/// Answers each request by the seed it carries (= slot), following a script of faults per call.
+struct Scripted {
+    calls: Mutex<Vec<u64>>,
+    faults: Mutex<HashMap<u64, Vec<Result<RawResponse, TransportError>>>>,
+}
+
+impl Scripted {
+    fn new(faults: Vec<(u64, Result<RawResponse, TransportError>)>) -> Self {
+        let mut map: HashMap<u64, Vec<_>> = HashMap::new();
+        for (slot, fault) in faults {
+            map.entry(slot).or_default().push(fault);
+        }
+        Self {
+            calls: Mutex::new(Vec::new()),
+            faults: Mutex::new(map),
+        }
+    }
+}
+
+impl Transport for Scripted {
+    fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        let seed = request.body["seed"].as_u64().unwrap() - 1000;
+        self.calls.lock().unwrap().push(seed);
+        if let Some(queue) = self.faults.lock().unwrap().get_mut(&seed)
+            && !queue.is_empty()
+        {
+            return queue.remove(0);
+        }
+        // Four valid rows per slot, distinct across slots, one duplicate and one bad row.
+        let base = 20 + 4 * seed as i64;
+        let text = format!(
+            "age,death\n{},0\n{},1\n{},0\n{},1\n{},0\n150,0\n",
+            base,
+            base + 1,
+            base + 2,
+            base + 3,
+            base
+        );
+        Ok(RawResponse {
+            status: 200,
+            body: openai_body(&text),
+            retry_after: None,
+        })
+    }
+}
+
+fn config(run: &str, target: usize, max_requests: usize) -> EngineConfig {
+    EngineConfig {
+        run: run.into(),
+        provider: ProviderKind::OpenAiCompatible,
+        provider_name: "fake".into(),
+        base_url: "http://127.0.0.1:9".into(),
+        api_key: None,
+        parameters: Parameters {
+            model: "m".into(),
+            max_output_tokens: 256,
+            ..Parameters::default()
+        },
+        structured: false,
+        target_rows: target,
+        max_requests,
+        max_tokens: None,
+        max_cost_usd: None,
+        price: Price {
+            input_per_million: 1.0,
+            output_per_million: 2.0,
+        },
+        max_retries: 3,
+        backoff: Duration::from_millis(10),
+        circuit_breaker: 3,
+        use_cache: true,
+        seed: 1000,
+    }
+}
+
+fn ok(text: &str) -> Result<RawResponse, TransportError> {
+    Ok(RawResponse {
+        status: 200,
+        body: openai_body(text),
+        retry_after: None,
+    })
+}
+
+#[test]
+fn faults_are_retried_and_nothing_is_lost_or_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let faults = vec![
+        (
+            0,
+            Ok(RawResponse {
+                status: 429,
+                body: String::new(),
+                retry_after: Some(2),
+            }),
+        ),
+        (
+            0,
+            Ok(RawResponse {
+                status: 500,
+                body: r#"{"error":{"message":"boom"}}"#.into(),
+                retry_after: None,
+            }),
+        ),
+        (1, Err(TransportError::Timeout)),
+        (1, Err(TransportError::Connection("reset mid-body".into()))),
+        (
+            2,
+            Ok(RawResponse {
+                status: 200,
+                body: "{not json".into(),
+                retry_after: None,
+            }),
+        ),
+        (3, ok("I'm sorry, I can't help with that.")),
+        (4, ok("")),
+        (5, ok("age,death,extra\n40,1,7\n")),
+    ];
+    let transport = Scripted::new(faults);
+    let slept = Mutex::new(Vec::new());
+    let outcome = run(
+        &config("r", 12, 20),
+        &schema(),
+        &journal,
+        &transport,
+        &|_| "give rows".into(),
+        &HashSet::new(),
+        &|d| slept.lock().unwrap().push(d),
+    )
+    .unwrap();
+    assert_eq!(outcome.stop, StopReason::Enough);
+    assert_eq!(outcome.rows.len(), 12);
+    // Slots 0, 1, 2 succeed after retries (4 valid rows each); slots 3-5 gave nothing usable.
+    let ages: Vec<&str> = outcome.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ages[..4], ["20", "21", "22", "23"]);
+    assert_eq!(outcome.requests, 3);
+    // slot 0: 429, 500, answer; slot 1: timeout, reset, answer; slot 2: malformed, answer.
+    assert_eq!(outcome.sent, 3 + 3 + 2);
+    assert!(
+        slept.lock().unwrap().contains(&Duration::from_secs(2)),
+        "Retry-After honoured"
+    );
+    assert_eq!(outcome.duplicates, 3); // one repeated row per answered slot
+    assert!(
+        outcome
+            .rejected
+            .iter()
+            .filter(|r| r.reason.contains("outside the valid range"))
+            .count()
+            >= 3
+    );
+    assert_eq!(outcome.tokens, 3 * 150);
+    assert!((outcome.cost_usd - 3.0 * (100.0 + 100.0) / 1e6).abs() < 1e-12);
+}
+
+#[test]
+fn refusals_empty_answers_and_wrong_columns_are_rejected_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let transport = Scripted::new(vec![
+        (0, ok("I'm sorry, I can't help with that.")),
+        (1, ok("")),
+        (2, ok("Here are some patients: John is 40.")),
+        (3, ok("age,death,extra\n40,1,7\n")),
+    ]);
+    let outcome = run(
+        &config("r", 4, 5),
+        &schema(),
+        &journal,
+        &transport,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome.rows.len(), 4); // slot 4 delivers
+    assert!(!outcome.rejected.is_empty());
+    assert!(
+        outcome
+            .rejected
+            .iter()
+            .any(|r| r.reason.contains("refusal") || r.reason.contains("no data rows")),
+        "{:?}",
+        outcome.rejected
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_without_asking_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    {
+        // The first attempt stops after 2 requests (as if killed).
+        let journal = Journal::open(&path).unwrap();
+        let first = Scripted::new(vec![]);
+        let partial = run(
+            &config("r", 10, 2),
+            &schema(),
+            &journal,
+            &first,
+            &|_| "p".into(),
+            &HashSet::new(),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (partial.rows.len(), partial.stop.clone()),
+            (8, StopReason::RequestBudget)
+        );
+    }
+    let journal = Journal::open(&path).unwrap();
+    let second = Scripted::new(vec![]);
+    let outcome = run(
+        &config("r", 10, 10),
+        &schema(),
+        &journal,
+        &second,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome.rows.len(), 10);
+    assert_eq!(
+        *second.calls.lock().unwrap(),
+        vec![2],
+        "slots 0 and 1 come from the journal"
+    );
+    assert_eq!(outcome.from_journal, 2);
+    let ages: Vec<&str> = outcome.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        ages,
+        ["20", "21", "22", "23", "24", "25", "26", "27", "28", "29"]
+    );
+}
+
+#[test]
+fn a_failing_provider_trips_the_breaker_and_copies_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let down = RawResponse {
+        status: 503,
+        body: "unavailable".into(),
+        retry_after: None,
+    };
+    let faults: Vec<_> = (0..3)
+        .flat_map(|slot| std::iter::repeat_n((slot, Ok(down.clone())), 4))
+        .collect();
+    let outcome = run(
+        &config("r", 5, 10),
+        &schema(),
+        &journal,
+        &Scripted::new(faults),
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(
+        matches!(&outcome.stop, StopReason::ProviderFailing(reason) if reason.contains("503")),
+        "{:?}",
+        outcome.stop
+    );
+    assert_eq!(journal.totals("r").unwrap().failed, 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let training: HashSet<String> = ["20\u{1f}0", "21\u{1f}1"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let outcome = run(
+        &config("r", 4, 1),
+        &schema(),
+        &journal,
+        &Scripted::new(vec![]),
+        &|_| "p".into(),
+        &training,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome.training_copies, 3); // 20,0 twice and 21,1 once
+    assert_eq!(outcome.rows.len(), 2);
+    let rejected = Journal::open(&dir.path().join("j.sqlite"))
+        .unwrap()
+        .egress("r")
+        .unwrap();
+    assert!(rejected.iter().all(|e| !e.contains_real_rows));
+}
