@@ -550,10 +550,7 @@ fn format_number(spec: &ColumnSpec, x: f64) -> String {
 }
 
 /// Builds the output table from text cells through the same parser files use.
-pub(crate) fn build_table(
-    schema: &Schema,
-    rows: &[Vec<Option<String>>],
-) -> Result<Table, GenError> {
+pub fn build_table(schema: &Schema, rows: &[Vec<Option<String>>]) -> Result<Table, GenError> {
     let columns = schema
         .columns()
         .iter()

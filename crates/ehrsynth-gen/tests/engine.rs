@@ -101,6 +101,7 @@ fn config(run: &str, target: usize, max_requests: usize) -> EngineConfig {
         circuit_breaker: 3,
         use_cache: true,
         seed: 1000,
+        fixed: None,
     }
 }
 

@@ -1,4 +1,5 @@
 //! LLM requests for ehrsynth. So far:
+//! - [`http`]: a small blocking HTTP/1.1 client for local `http://` servers;
 //! - [`provider`]: the wire formats of OpenAI, Anthropic, Gemini and OpenAI-compatible servers
 //!   (request bodies, answers, failures and whether they are worth retrying);
 //! - [`structured`]: a table schema compiled into each provider's structured-output dialect;
@@ -7,9 +8,10 @@
 //!   requests, identical requests are answered from the journal, and an egress log shows what was
 //!   sent to which provider.
 //!
-//! Planned here (issue 5): the HTTP transport, rate limits, retries with backoff, the circuit
-//! breaker and the engine that drives a run.
+//! Planned here (issue 5): the TLS transport for commercial APIs and per-provider rate limits.
+//! The request loop (retries, backoff, circuit breaker, budgets) lives in `ehrsynth_gen::llm::engine`.
 
+pub mod http;
 pub mod journal;
 pub mod provider;
 pub mod structured;

@@ -51,6 +51,32 @@ pub trait Transport: Send + Sync {
     fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError>;
 }
 
+/// The transport for plain `http://` servers (llama-server, vLLM, Ollama, LM Studio).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpTransport {
+    /// Longest wait for a connection or a read.
+    pub timeout: Duration,
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        match ehrsynth_llm::http::post_json(
+            &request.url,
+            &request.headers,
+            &request.body.to_string(),
+            self.timeout,
+        ) {
+            Ok(answer) => Ok(RawResponse {
+                status: answer.status,
+                body: answer.body,
+                retry_after: answer.retry_after,
+            }),
+            Err(ehrsynth_llm::http::HttpError::Timeout(_)) => Err(TransportError::Timeout),
+            Err(e) => Err(TransportError::Connection(e.to_string())),
+        }
+    }
+}
+
 /// Prices in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Price {
@@ -97,6 +123,9 @@ pub struct EngineConfig {
     pub use_cache: bool,
     /// Base seed; slot `s` sends seed `seed + s`.
     pub seed: u64,
+    /// A column every row must hold one value in (position in the schema, value), for a group
+    /// or a condition; other rows are rejected.
+    pub fixed: Option<(usize, String)>,
 }
 
 /// Why a run stopped.
@@ -331,6 +360,19 @@ pub fn run(
             outcome.rejected.extend(parsed.rejected);
             for row in parsed.rows {
                 let key = row.join("\u{1f}");
+                if let Some((position, value)) = &config.fixed
+                    && !same_value(&row[*position], value)
+                {
+                    outcome.rejected.push(Rejection {
+                        line: 0,
+                        text: row.join(","),
+                        reason: format!(
+                            "not in the requested group (column {} should be {value})",
+                            position + 1
+                        ),
+                    });
+                    continue;
+                }
                 if training_rows.contains(&key) {
                     outcome.training_copies += 1;
                 } else if !accepted.insert(key) {
@@ -347,6 +389,11 @@ pub fn run(
         StopReason::RequestBudget
     };
     Ok(outcome)
+}
+
+/// Equal as text or as numbers ("1" and "1.0").
+pub fn same_value(a: &str, b: &str) -> bool {
+    a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The request body without the prompt, for the journal's parameter column.

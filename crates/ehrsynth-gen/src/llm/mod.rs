@@ -5,5 +5,6 @@
 
 pub mod context;
 pub mod engine;
+pub mod generator;
 pub mod parse;
 pub mod prompt;

@@ -150,6 +150,11 @@ impl Template {
         })
     }
 
+    /// Whether the template says which group the rows belong to (`{group}`).
+    pub fn mentions_group(&self) -> bool {
+        self.text.contains("{group}")
+    }
+
     /// The strategy.
     pub fn strategy(&self) -> Strategy {
         self.strategy

@@ -1,0 +1,247 @@
+//! [`LlmGenerator`]: the four prompting strategies as a [`Generator`]. Fitting builds what the
+//! prompts may say (schema, k-suppressed statistics; real rows only on opt-in) — per group for the
+//! group strategy; generating runs the request loop ([`crate::llm::engine`]) until the wanted
+//! number of valid rows exists, spreading rows evenly over the groups for the group strategy.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ehrsynth_llm::Journal;
+use ehrsynth_table::{Progress, Role, Schema, Table};
+
+use crate::copula::build_table;
+use crate::generator::{GenError, Generator, SampleOptions};
+use crate::llm::context::{ContextOptions, PromptContext};
+use crate::llm::engine::{EngineConfig, StopReason, Transport, run};
+use crate::llm::prompt::{Strategy, Template};
+
+/// How an LLM generator runs.
+#[derive(Clone)]
+pub struct LlmConfig {
+    /// The prompting strategy.
+    pub strategy: Strategy,
+    /// The prompt template (the strategy's built-in one unless the user gave a file).
+    pub template: Template,
+    /// What prompts may contain.
+    pub context: ContextOptions,
+    /// Rows asked for per request.
+    pub rows_per_request: usize,
+    /// Request loop settings; `run` is the base name of the journal runs and `target_rows`,
+    /// `seed` are set per call.
+    pub engine: EngineConfig,
+    /// The journal file.
+    pub journal: PathBuf,
+    /// How requests travel.
+    pub transport: Arc<dyn Transport>,
+}
+
+struct Fitted {
+    schema: Schema,
+    train: Table,
+    training_rows: HashSet<String>,
+}
+
+/// The LLM strategies as a generator.
+pub struct LlmGenerator {
+    config: LlmConfig,
+    fitted: Option<Fitted>,
+    /// What the last `generate` call did, per journal run: (run, outcome summary).
+    pub last_runs: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl LlmGenerator {
+    /// A generator with `config`.
+    pub fn new(config: LlmConfig) -> Self {
+        Self {
+            config,
+            fitted: None,
+            last_runs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+fn row_key(table: &Table, schema: &Schema, i: usize) -> String {
+    schema
+        .columns()
+        .iter()
+        .map(|c| {
+            table
+                .column(&c.name)
+                .map_or_else(String::new, |col| col.value(i).to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+impl Generator for LlmGenerator {
+    fn name(&self) -> &str {
+        self.config.strategy.name()
+    }
+
+    fn fit(
+        &mut self,
+        train: &Table,
+        schema: &Schema,
+        _seed: u64,
+        _progress: &dyn Progress,
+    ) -> Result<(), GenError> {
+        if train.n_rows() == 0 {
+            return Err(GenError::Invalid("the training table has no rows".into()));
+        }
+        let training_rows = (0..train.n_rows())
+            .map(|i| row_key(train, schema, i))
+            .collect();
+        self.fitted = Some(Fitted {
+            schema: schema.clone(),
+            train: train.clone(),
+            training_rows,
+        });
+        Ok(())
+    }
+
+    fn generate(
+        &self,
+        options: &SampleOptions,
+        progress: &dyn Progress,
+    ) -> Result<Table, GenError> {
+        let fitted = self
+            .fitted
+            .as_ref()
+            .ok_or_else(|| GenError::NotFitted(self.name().into()))?;
+        // Which groups the rows are spread over: a condition fixes one; the group strategy uses
+        // every value of the first group column; the other strategies use all rows.
+        let groups: Vec<Option<(String, String)>> = match (&options.condition, self.config.strategy)
+        {
+            (Some(c), _) => vec![Some((c.column.clone(), c.value.clone()))],
+            (None, Strategy::Group) => {
+                let column = fitted.schema.with_role(Role::Group).first().map(|s| s.to_string()).ok_or_else(|| {
+                    GenError::Invalid("the group strategy needs a group column (role = \"group\" in the schema)".into())
+                })?;
+                let c = fitted.train.require(&column)?;
+                let mut values: Vec<String> = (0..c.len())
+                    .filter(|&i| !c.is_missing(i))
+                    .map(|i| c.value(i).to_string())
+                    .collect();
+                values.sort();
+                values.dedup();
+                values
+                    .into_iter()
+                    .map(|v| Some((column.clone(), v)))
+                    .collect()
+            }
+            (None, _) => vec![None],
+        };
+        let per_group = options.rows / groups.len().max(1);
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        progress.start(
+            &format!("{} LLM generation", self.name()),
+            Some(options.rows as u64),
+            "rows",
+        );
+        for (g, group) in groups.iter().enumerate() {
+            let wanted = if g + 1 == groups.len() {
+                options.rows - per_group * g
+            } else {
+                per_group
+            };
+            let (subset, label, run_name) = match group {
+                Some((column, value)) => {
+                    let c = fitted.train.require(column)?;
+                    let idx: Vec<usize> = (0..c.len())
+                        .filter(|&i| c.value(i).to_string() == *value)
+                        .collect();
+                    if idx.is_empty() {
+                        return Err(GenError::Invalid(format!(
+                            "value '{value}' never occurs in column '{column}' of the training data"
+                        )));
+                    }
+                    (
+                        fitted.train.take(&idx),
+                        Some(format!("{column} = {value}")),
+                        format!("{}-{column}={value}", self.config.engine.run),
+                    )
+                }
+                None => (fitted.train.clone(), None, self.config.engine.run.clone()),
+            };
+            let context = PromptContext::build(
+                &subset,
+                &fitted.schema,
+                &self.config.context,
+                &self.config.engine.provider_name,
+                options.seed,
+            )?;
+            let template = self.config.template.clone();
+            let batch = self.config.rows_per_request.max(1);
+            let prompt_for = |_slot: usize| {
+                let mut prompt = template.render(&context, batch, label.as_deref());
+                if let (Some(label), false) = (&label, template.mentions_group()) {
+                    prompt.push_str(&format!(
+                        "Every patient belongs to this group: {label}; write that value in its column.\n"
+                    ));
+                }
+                prompt
+            };
+            let fixed = group.as_ref().and_then(|(column, value)| {
+                fitted
+                    .schema
+                    .names()
+                    .iter()
+                    .position(|n| n == column)
+                    .map(|p| (p, value.clone()))
+            });
+            let engine = EngineConfig {
+                run: run_name.clone(),
+                target_rows: wanted,
+                seed: options.seed,
+                fixed,
+                ..self.config.engine.clone()
+            };
+            let journal = Journal::open(&self.config.journal)
+                .map_err(|e| GenError::Invalid(e.to_string()))?;
+            let outcome = run(
+                &engine,
+                &fitted.schema,
+                &journal,
+                self.config.transport.as_ref(),
+                &prompt_for,
+                &fitted.training_rows,
+                &|d| std::thread::sleep(d.min(Duration::from_secs(120))),
+            )?;
+            let kept = outcome.rows.len();
+            rows.extend(outcome.rows.iter().cloned());
+            progress.advance(kept as u64);
+            let summary = format!(
+                "{kept} rows kept, {} rejected, {} duplicates, {} training copies, {} requests ({} sent, {} from the journal), {} tokens, ${:.4}; stopped: {:?}",
+                outcome.rejected.len(),
+                outcome.duplicates,
+                outcome.training_copies,
+                outcome.requests,
+                outcome.sent,
+                outcome.from_journal,
+                outcome.tokens,
+                outcome.cost_usd,
+                outcome.stop
+            );
+            if let Ok(mut log) = self.last_runs.lock() {
+                log.push((run_name, summary));
+            }
+            if let StopReason::ProviderFailing(reason) = &outcome.stop {
+                return Err(GenError::Invalid(format!(
+                    "the provider keeps failing: {reason}"
+                )));
+            }
+        }
+        progress.finish(&format!("{} rows", rows.len()));
+        let cells: Vec<Vec<Option<String>>> = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| (!c.is_empty()).then_some(c))
+                    .collect()
+            })
+            .collect();
+        build_table(&fitted.schema, &cells)
+    }
+}

@@ -1,0 +1,179 @@
+//! The LLM strategies as a generator, against a fake OpenAI-compatible transport that writes
+//! rows for whatever group the prompt names: rows are spread evenly over the groups, rows of the
+//! wrong group are dropped, every row validates, and a condition fixes the group.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ehrsynth_gen::llm::context::ContextOptions;
+use ehrsynth_gen::llm::engine::{EngineConfig, Price, RawResponse, Transport, TransportError};
+use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
+use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_gen::{Generator, SampleOptions};
+use ehrsynth_llm::provider::{HttpRequest, Parameters, ProviderKind};
+use ehrsynth_table::{Column, ColumnKind, ColumnSpec, NoProgress, Role, Schema, Table};
+
+fn schema() -> Schema {
+    let mut age = ColumnSpec::new("age", ColumnKind::Integer);
+    (age.min, age.max, age.missing_allowed) = (Some(16.0), Some(90.0), false);
+    let mut female = ColumnSpec::new("is_female", ColumnKind::Binary);
+    (female.role, female.missing_allowed) = (Role::Group, false);
+    Schema::new(vec![age, female]).unwrap()
+}
+
+fn train() -> Table {
+    Table::new(vec![
+        Column::integer("age", &(0..40).map(|i| Some(30 + i)).collect::<Vec<_>>()),
+        Column::binary(
+            "is_female",
+            &(0..40).map(|i| Some(i % 2 == 0)).collect::<Vec<_>>(),
+        ),
+    ])
+    .unwrap()
+}
+
+/// Writes 3 rows of the prompt's group per request, plus one row of the other group.
+struct GroupEcho {
+    prompts: Mutex<Vec<String>>,
+    counter: Mutex<i64>,
+}
+
+impl Transport for GroupEcho {
+    fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        let prompt = request.body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let group = if prompt.contains("is_female = 1") {
+            1
+        } else {
+            0
+        };
+        self.prompts.lock().unwrap().push(prompt);
+        let mut n = self.counter.lock().unwrap();
+        *n += 4;
+        let text = format!(
+            "age,is_female\n{},{group}\n{},{group}\n{},{group}\n{},{}\n",
+            17 + *n % 70,
+            18 + *n % 70,
+            19 + *n % 70,
+            20 + *n % 70,
+            1 - group
+        );
+        let body = serde_json::json!({"choices":[{"message":{"content":text},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":10}});
+        Ok(RawResponse {
+            status: 200,
+            body: body.to_string(),
+            retry_after: None,
+        })
+    }
+}
+
+fn generator(
+    strategy: Strategy,
+    journal: std::path::PathBuf,
+    transport: Arc<GroupEcho>,
+) -> LlmGenerator {
+    LlmGenerator::new(LlmConfig {
+        strategy,
+        template: Template::builtin(strategy),
+        context: ContextOptions::default(),
+        rows_per_request: 3,
+        engine: EngineConfig {
+            run: "test".into(),
+            provider: ProviderKind::OpenAiCompatible,
+            provider_name: "fake".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: None,
+            parameters: Parameters {
+                model: "m".into(),
+                max_output_tokens: 256,
+                ..Parameters::default()
+            },
+            structured: false,
+            target_rows: 0,
+            max_requests: 50,
+            max_tokens: None,
+            max_cost_usd: None,
+            price: Price::default(),
+            max_retries: 1,
+            backoff: Duration::from_millis(1),
+            circuit_breaker: 3,
+            use_cache: true,
+            seed: 0,
+            fixed: None,
+        },
+        journal,
+        transport,
+    })
+}
+
+#[test]
+fn the_group_strategy_spreads_rows_evenly_and_keeps_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = Arc::new(GroupEcho {
+        prompts: Mutex::new(Vec::new()),
+        counter: Mutex::new(0),
+    });
+    let mut g = generator(
+        Strategy::Group,
+        dir.path().join("j.sqlite"),
+        transport.clone(),
+    );
+    g.fit(&train(), &schema(), 1, &NoProgress).unwrap();
+    let table = g
+        .generate(
+            &SampleOptions {
+                rows: 10,
+                seed: 3,
+                condition: None,
+            },
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(table.n_rows(), 10);
+    assert!(schema().validate_table(&table).unwrap().rejected.is_empty());
+    let female = table.column("is_female").unwrap();
+    let women = (0..10).filter(|&i| female.get_f64(i) == Some(1.0)).count();
+    assert_eq!(women, 5);
+    let prompts = transport.prompts.lock().unwrap();
+    assert!(
+        prompts.iter().any(|p| p.contains("is_female = 0"))
+            && prompts.iter().any(|p| p.contains("is_female = 1"))
+    );
+    assert!(prompts.iter().all(|p| p.contains("Generate 3 patients")));
+}
+
+#[test]
+fn a_condition_fixes_the_group_for_any_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = Arc::new(GroupEcho {
+        prompts: Mutex::new(Vec::new()),
+        counter: Mutex::new(0),
+    });
+    let mut g = generator(Strategy::Schema, dir.path().join("j.sqlite"), transport);
+    g.fit(&train(), &schema(), 1, &NoProgress).unwrap();
+    let options = SampleOptions {
+        rows: 7,
+        seed: 3,
+        condition: Some("is_female=1".parse().unwrap()),
+    };
+    let table = g.generate(&options, &NoProgress).unwrap();
+    assert_eq!(table.n_rows(), 7);
+    let female = table.column("is_female").unwrap();
+    assert!((0..7).all(|i| female.get_f64(i) == Some(1.0)));
+    let summary = g.last_runs.lock().unwrap().clone();
+    assert_eq!(summary.len(), 1);
+    assert!(summary[0].1.contains("stopped: Enough"), "{summary:?}");
+    let bad = SampleOptions {
+        rows: 2,
+        seed: 3,
+        condition: Some("is_female=5".parse().unwrap()),
+    };
+    assert!(
+        g.generate(&bad, &NoProgress)
+            .unwrap_err()
+            .to_string()
+            .contains("never occurs")
+    );
+}
