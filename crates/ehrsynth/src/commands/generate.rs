@@ -27,6 +27,8 @@ pub enum GeneratorKind {
     Copula,
     /// Bayesian network (PrivBayes), optionally differentially private.
     Bayesnet,
+    /// An LLM with one of the four prompting strategies (local OpenAI-compatible servers for now).
+    Llm,
 }
 
 /// Arguments of `ehrsynth generate`.
@@ -60,6 +62,63 @@ pub struct GenerateArgs {
     /// Output table: .parquet, .csv or .csv.gz.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    llm: LlmArgs,
+}
+
+/// Options of `--generator llm`.
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// Prompting strategy: naive, schema, conditional or group.
+    #[arg(long, default_value = "schema", help_heading = "LLM")]
+    strategy: String,
+    /// Provider: openai-compatible (vLLM, llama.cpp, Ollama, LM Studio over http://). The hosted
+    /// providers (openai, anthropic, gemini) need the TLS transport, which is not in this build yet.
+    #[arg(long, default_value = "openai-compatible", help_heading = "LLM")]
+    provider: String,
+    /// Model name as the server knows it.
+    #[arg(long, default_value = "default", help_heading = "LLM")]
+    model: String,
+    /// Server base URL (default: the provider's; http://127.0.0.1:8080 for openai-compatible).
+    #[arg(long, help_heading = "LLM")]
+    base_url: Option<String>,
+    /// Environment variable holding the API key (default per provider, e.g. OPENAI_API_KEY).
+    #[arg(long, help_heading = "LLM")]
+    api_key_env: Option<String>,
+    /// Rows asked for per request.
+    #[arg(long, default_value_t = 20, help_heading = "LLM")]
+    rows_per_request: usize,
+    /// Most requests per run (default: 3 × rows / rows-per-request + 5).
+    #[arg(long, help_heading = "LLM")]
+    max_requests: Option<usize>,
+    /// Output token limit per request.
+    #[arg(long, default_value_t = 2048, help_heading = "LLM")]
+    max_output_tokens: u32,
+    /// Sampling temperature.
+    #[arg(long, help_heading = "LLM")]
+    temperature: Option<f64>,
+    /// Ask for JSON rows with the provider's structured-output schema.
+    #[arg(long, help_heading = "LLM")]
+    structured: bool,
+    /// Request journal (default: OUT.journal.sqlite); rerunning the same command resumes from it.
+    #[arg(long, help_heading = "LLM")]
+    journal: Option<PathBuf>,
+    /// Send identical requests again instead of answering them from the journal.
+    #[arg(long, help_heading = "LLM")]
+    no_cache: bool,
+    /// Allow real training rows in prompts, for this provider only (data use agreements!).
+    #[arg(long, value_name = "PROVIDER", help_heading = "LLM")]
+    allow_real_examples: Option<String>,
+    /// Real rows per prompt when allowed (the paper used < 100).
+    #[arg(long, default_value_t = 0, help_heading = "LLM")]
+    real_examples: usize,
+    /// A prompt template file replacing the strategy's (placeholders: {rows} {columns} {schema}
+    /// {statistics} {examples} {group} {format}).
+    #[arg(long, help_heading = "LLM")]
+    template: Option<PathBuf>,
+    /// Seconds to wait for a server answer.
+    #[arg(long, default_value_t = 300, help_heading = "LLM")]
+    timeout: u64,
 }
 
 /// The feature names given as a file or a comma-separated list.
@@ -132,6 +191,7 @@ pub fn new_generator(
                 ..ehrsynth_gen::BayesNetConfig::default()
             }))
         }
+        GeneratorKind::Llm => bail!("the LLM generator needs its options: use llm_generator"),
     })
 }
 
@@ -144,7 +204,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         None => full,
     };
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
-    let mut generator = new_generator(args.generator, args.epsilon)?;
+    let mut generator = match args.generator {
+        GeneratorKind::Llm => llm_generator(&args)?,
+        kind => new_generator(kind, args.epsilon)?,
+    };
     let bars = Bars::default();
     let started = std::time::Instant::now();
     generator.fit(&train, &schema, args.seed, &bars)?;
@@ -164,5 +227,141 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         table.n_rows(),
         (started.elapsed() - fitted).as_secs_f64()
     );
+    if table.n_rows() < args.rows {
+        eprintln!(
+            "warning: {} of the {} rows asked for were generated (see the run summary above)",
+            table.n_rows(),
+            args.rows
+        );
+    }
     write_with_schema(&args.out, &table, &schema)
+}
+
+/// The LLM generator for `--generator llm`.
+fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
+    use ehrsynth_gen::llm::context::ContextOptions;
+    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Price};
+    use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
+    use ehrsynth_gen::llm::prompt::{Strategy, Template};
+    use ehrsynth_llm::provider::{Parameters, ProviderKind};
+
+    let o = &args.llm;
+    let strategy = Strategy::parse(&o.strategy)?;
+    let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown provider '{}': use openai, anthropic, gemini or openai-compatible",
+            o.provider
+        )
+    })?;
+    let key_variable = o
+        .api_key_env
+        .clone()
+        .unwrap_or_else(|| provider.default_key_variable().to_string());
+    // The key is read here and only ever placed in a request header.
+    let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
+    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+        bail!(
+            "{} needs an API key in the environment variable {key_variable}",
+            o.provider
+        );
+    }
+    let template = match &o.template {
+        Some(path) => Template::custom(
+            strategy,
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => Template::builtin(strategy),
+    };
+    let journal = o.journal.clone().unwrap_or_else(|| {
+        let name = args
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        args.out.with_file_name(format!("{name}.journal.sqlite"))
+    });
+    let max_requests = o
+        .max_requests
+        .unwrap_or(3 * args.rows.div_ceil(o.rows_per_request.max(1)) + 5);
+    let config = LlmConfig {
+        strategy,
+        template,
+        context: ContextOptions {
+            real_examples: o.real_examples,
+            allow_real_examples_for: o.allow_real_examples.clone(),
+            ..ContextOptions::default()
+        },
+        rows_per_request: o.rows_per_request,
+        engine: EngineConfig {
+            run: format!("generate-{}-{}", strategy.name(), args.seed),
+            provider,
+            provider_name: o.provider.to_ascii_lowercase(),
+            base_url: o
+                .base_url
+                .clone()
+                .unwrap_or_else(|| provider.default_base_url().to_string()),
+            api_key,
+            parameters: Parameters {
+                model: o.model.clone(),
+                temperature: o.temperature,
+                max_output_tokens: o.max_output_tokens,
+                ..Parameters::default()
+            },
+            structured: o.structured,
+            target_rows: 0,
+            max_requests,
+            max_tokens: None,
+            max_cost_usd: None,
+            price: Price::default(),
+            max_retries: 4,
+            backoff: std::time::Duration::from_secs(1),
+            circuit_breaker: 3,
+            use_cache: !o.no_cache,
+            seed: args.seed,
+            fixed: None,
+        },
+        journal: journal.clone(),
+        transport: std::sync::Arc::new(HttpTransport {
+            timeout: std::time::Duration::from_secs(o.timeout),
+        }),
+    };
+    eprintln!(
+        "journal: {} (rerun the same command to resume)",
+        journal.display()
+    );
+    Ok(Box::new(ReportingLlm(LlmGenerator::new(config))))
+}
+
+/// Prints the LLM runs' summaries after generating.
+struct ReportingLlm(ehrsynth_gen::llm::generator::LlmGenerator);
+
+impl Generator for ReportingLlm {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn fit(
+        &mut self,
+        train: &ehrsynth_table::Table,
+        schema: &Schema,
+        seed: u64,
+        progress: &dyn ehrsynth_table::Progress,
+    ) -> Result<(), ehrsynth_gen::GenError> {
+        self.0.fit(train, schema, seed, progress)
+    }
+
+    fn generate(
+        &self,
+        options: &SampleOptions,
+        progress: &dyn ehrsynth_table::Progress,
+    ) -> Result<ehrsynth_table::Table, ehrsynth_gen::GenError> {
+        let result = self.0.generate(options, progress);
+        if let Ok(runs) = self.0.last_runs.lock() {
+            for (run, summary) in runs.iter() {
+                eprintln!("{run}: {summary}");
+            }
+        }
+        result
+    }
 }
