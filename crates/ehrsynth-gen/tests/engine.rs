@@ -319,3 +319,87 @@ fn a_failing_provider_trips_the_breaker_and_copies_are_dropped() {
         .unwrap();
     assert!(rejected.iter().all(|e| !e.contains_real_rows));
 }
+
+/// A loopback server answering in Anthropic's or Gemini's documented shape over real HTTP.
+fn shaped_server(kind: ProviderKind) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().take(20).enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut length, mut path) = (0, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if line.starts_with("POST ") {
+                    path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let rows = format!("age,death\n{},0\n{},1\n", 30 + 2 * n, 31 + 2 * n);
+            let answer = match kind {
+                ProviderKind::Anthropic if path == "/v1/messages" => serde_json::json!({
+                    "content": [{ "type": "text", "text": rows }], "stop_reason": "end_turn",
+                    "usage": { "input_tokens": 11, "output_tokens": 7 }
+                }),
+                ProviderKind::Gemini if path.ends_with(":generateContent") => serde_json::json!({
+                    "candidates": [{ "content": { "parts": [{ "text": rows }] }, "finishReason": "STOP" }],
+                    "usageMetadata": { "promptTokenCount": 11, "candidatesTokenCount": 7 }
+                }),
+                _ => serde_json::json!({ "error": { "message": format!("unexpected path {path}") } }),
+            }
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn anthropic_and_gemini_shapes_work_over_http() {
+    for kind in [ProviderKind::Anthropic, ProviderKind::Gemini] {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let mut cfg = config("r", 6, 5);
+        (cfg.provider, cfg.base_url, cfg.api_key) =
+            (kind, shaped_server(kind), Some("test-key".into()));
+        let transport = ehrsynth_gen::llm::engine::HttpTransport {
+            timeout: Duration::from_secs(5),
+        };
+        let outcome = run(
+            &cfg,
+            &schema(),
+            &journal,
+            &transport,
+            &|_| "p".into(),
+            &HashSet::new(),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (outcome.rows.len(), outcome.stop.clone()),
+            (6, StopReason::Enough),
+            "{kind:?}: {:?}",
+            outcome.rejected
+        );
+        assert_eq!(outcome.tokens, 3 * 18);
+        let egress = journal.egress("r").unwrap();
+        assert_eq!(egress.len(), 3);
+        assert!(
+            egress.iter().all(|e| !e.endpoint.contains("test-key")),
+            "the key never reaches the log"
+        );
+    }
+}
