@@ -578,6 +578,29 @@ fn generate_with_an_llm_on_a_local_server_and_resume() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), requests);
     assert_eq!(read_table(&out, None).unwrap().n_rows(), 12);
+    // A request budget stops the run early and says so.
+    let mut limited: Vec<&str> = args.to_vec();
+    limited.extend([
+        "--max-requests",
+        "1",
+        "--price-input",
+        "1",
+        "--price-output",
+        "2",
+    ]);
+    let seed_at = limited.iter().position(|a| *a == "--seed").unwrap() + 1;
+    limited[seed_at] = "3";
+    let short = ehrsynth(&limited);
+    let stderr = text(&short.stderr);
+    assert!(short.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("estimate: about") && stderr.contains("stopped: RequestBudget"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("4 of the 12 rows asked for were generated"),
+        "{stderr}"
+    );
     // Hosted providers need a key (and TLS, not in this build): a clear error either way.
     let hosted = ehrsynth(&[
         "generate",

@@ -86,6 +86,42 @@ pub struct Price {
     pub output_per_million: f64,
 }
 
+/// A rough cost estimate before a run: tokens counted as characters / 4 for the prompt and
+/// about 4 tokens per cell for the answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Requests expected.
+    pub requests: usize,
+    /// Tokens expected (prompts and answers).
+    pub tokens: u64,
+    /// Money expected.
+    pub cost_usd: f64,
+}
+
+/// Estimates a run of `rows` rows asked `rows_per_request` at a time with prompts of
+/// `prompt_chars` characters, for rows of `columns` cells, assuming `acceptance` of the rows
+/// come back valid (e.g. 0.8).
+pub fn estimate(
+    rows: usize,
+    rows_per_request: usize,
+    prompt_chars: usize,
+    columns: usize,
+    acceptance: f64,
+    price: Price,
+) -> Estimate {
+    let per_request = (rows_per_request.max(1) as f64 * acceptance.clamp(0.05, 1.0)).max(1.0);
+    let requests = (rows as f64 / per_request).ceil() as usize;
+    let input = (prompt_chars as u64).div_ceil(4) * requests as u64;
+    let output = (rows_per_request * columns * 4) as u64 * requests as u64;
+    let cost =
+        (input as f64 * price.input_per_million + output as f64 * price.output_per_million) / 1e6;
+    Estimate {
+        requests,
+        tokens: input + output,
+        cost_usd: cost,
+    }
+}
+
 /// Everything a run needs besides the prompts.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -206,6 +242,23 @@ fn send_with_retries(
         "gave up after {} attempts: {last}",
         config.max_retries + 1
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_scale_with_rows_and_prices() {
+        let price = Price {
+            input_per_million: 2.0,
+            output_per_million: 8.0,
+        };
+        let e = estimate(1000, 20, 4000, 10, 0.8, price);
+        assert_eq!(e.requests, 63); // 16 valid rows per request
+        assert_eq!(e.tokens, 63 * 1000 + 63 * 800);
+        assert!((e.cost_usd - (63_000.0 * 2.0 + 50_400.0 * 8.0) / 1e6).abs() < 1e-12);
+    }
 }
 
 /// Exponential backoff with full jitter: a uniform delay in [d/2, d], d = base × 2^(attempt−1).

@@ -119,6 +119,18 @@ pub struct LlmArgs {
     /// Seconds to wait for a server answer.
     #[arg(long, default_value_t = 300, help_heading = "LLM")]
     timeout: u64,
+    /// Price of a million prompt tokens in US dollars (for cost accounting and budgets).
+    #[arg(long, default_value_t = 0.0, help_heading = "LLM")]
+    price_input: f64,
+    /// Price of a million completion tokens in US dollars.
+    #[arg(long, default_value_t = 0.0, help_heading = "LLM")]
+    price_output: f64,
+    /// Stop once this many tokens were spent.
+    #[arg(long, help_heading = "LLM")]
+    max_tokens: Option<u64>,
+    /// Stop once this many US dollars were spent.
+    #[arg(long, help_heading = "LLM")]
+    max_cost: Option<f64>,
 }
 
 /// The feature names given as a file or a comma-separated list.
@@ -284,6 +296,34 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
     let max_requests = o
         .max_requests
         .unwrap_or(3 * args.rows.div_ceil(o.rows_per_request.max(1)) + 5);
+    let price = Price {
+        input_per_million: o.price_input,
+        output_per_million: o.price_output,
+    };
+    let columns = args
+        .features
+        .as_deref()
+        .map_or(83, |f| parse_features(f).map_or(83, |v| v.len() + 1));
+    let guess = ehrsynth_gen::llm::engine::estimate(
+        args.rows,
+        o.rows_per_request,
+        6000,
+        columns,
+        0.8,
+        price,
+    );
+    eprintln!(
+        "estimate: about {} requests, {} tokens, ${:.2} at ${}/${} per million tokens (budget: {} requests{}{})",
+        guess.requests,
+        guess.tokens,
+        guess.cost_usd,
+        o.price_input,
+        o.price_output,
+        max_requests,
+        o.max_tokens
+            .map_or(String::new(), |t| format!(", {t} tokens")),
+        o.max_cost.map_or(String::new(), |c| format!(", ${c}"))
+    );
     let config = LlmConfig {
         strategy,
         template,
@@ -311,9 +351,9 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
             structured: o.structured,
             target_rows: 0,
             max_requests,
-            max_tokens: None,
-            max_cost_usd: None,
-            price: Price::default(),
+            max_tokens: o.max_tokens,
+            max_cost_usd: o.max_cost,
+            price,
             max_retries: 4,
             backoff: std::time::Duration::from_secs(1),
             circuit_breaker: 3,
