@@ -36,7 +36,7 @@ enum Command {
     Split(commands::split::SplitArgs),
     /// Fit a generator (Gaussian copula, Bayesian network) on a training table and write synthetic rows.
     #[command(after_help = commands::generate::EXAMPLES)]
-    Generate(commands::generate::GenerateArgs),
+    Generate(Box<commands::generate::GenerateArgs>),
     /// Audit a synthetic table: fidelity, utility across hospitals, fairness, privacy.
     #[command(after_help = commands::evaluate::EXAMPLES)]
     Evaluate(commands::evaluate::EvaluateArgs),
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Command::Quickstart(a) => commands::quickstart::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Split(a) => commands::split::run(a),
-        Command::Generate(a) => commands::generate::run(a),
+        Command::Generate(a) => commands::generate::run(*a),
         Command::Importance(a) => commands::importance::run(a),
     };
     match result {

@@ -244,23 +244,6 @@ fn send_with_retries(
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn estimates_scale_with_rows_and_prices() {
-        let price = Price {
-            input_per_million: 2.0,
-            output_per_million: 8.0,
-        };
-        let e = estimate(1000, 20, 4000, 10, 0.8, price);
-        assert_eq!(e.requests, 63); // 16 valid rows per request
-        assert_eq!(e.tokens, 63 * 1000 + 63 * 800);
-        assert!((e.cost_usd - (63_000.0 * 2.0 + 50_400.0 * 8.0) / 1e6).abs() < 1e-12);
-    }
-}
-
 /// Exponential backoff with full jitter: a uniform delay in [d/2, d], d = base × 2^(attempt−1).
 pub fn backoff_delay(base: Duration, attempt: u32, rng: &mut ChaCha8Rng) -> Duration {
     let d = base.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
@@ -467,4 +450,21 @@ fn text_of(provider: ProviderKind, raw: &str) -> Option<String> {
             .map(|c| c.text)
             .unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_scale_with_rows_and_prices() {
+        let price = Price {
+            input_per_million: 2.0,
+            output_per_million: 8.0,
+        };
+        let e = estimate(1000, 20, 4000, 10, 0.8, price);
+        assert_eq!(e.requests, 63); // 16 valid rows per request
+        assert_eq!(e.tokens, 63 * 1000 + 63 * 800);
+        assert!((e.cost_usd - (63_000.0 * 2.0 + 50_400.0 * 8.0) / 1e6).abs() < 1e-12);
+    }
 }
