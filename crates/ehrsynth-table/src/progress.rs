@@ -11,6 +11,8 @@ pub trait Progress: Sync {
     fn advance(&self, delta: u64);
     /// The current phase is finished; `message` summarises it.
     fn finish(&self, message: &str);
+    /// A short status shown beside the current phase (rejections, tokens, cost, ...).
+    fn note(&self, _message: &str) {}
 }
 
 /// Ignores all progress.

@@ -23,13 +23,20 @@ impl Progress for Bars {
             (true, "bytes") => {
                 "{prefix:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
             }
-            (true, _) => "{prefix:>28} [{bar:30}] {pos}/{len} eta {eta}",
+            (true, _) => "{prefix:>28} [{bar:30}] {pos}/{len} {unit} eta {eta} {msg}",
             (false, _) => "{prefix:>28} {spinner} {pos} {msg}",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(label.to_string());
+        let template_unit = unit.to_string();
+        bar.set_style(bar.style().with_key(
+            "unit",
+            move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&template_unit);
+            },
+        ));
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Ok(mut current) = self.current.lock()
             && let Some(old) = current.replace(bar)
@@ -43,6 +50,14 @@ impl Progress for Bars {
             && let Some(bar) = current.as_ref()
         {
             bar.inc(delta);
+        }
+    }
+
+    fn note(&self, message: &str) {
+        if let Ok(current) = self.current.lock()
+            && let Some(bar) = current.as_ref()
+        {
+            bar.set_message(message.to_string());
         }
     }
 

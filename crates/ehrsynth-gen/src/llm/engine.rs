@@ -262,6 +262,30 @@ pub fn run(
     training_rows: &HashSet<String>,
     sleep: &dyn Fn(Duration),
 ) -> Result<EngineOutcome, GenError> {
+    run_with_progress(
+        config,
+        schema,
+        journal,
+        transport,
+        prompt_for,
+        training_rows,
+        sleep,
+        &ehrsynth_table::NoProgress,
+    )
+}
+
+/// [`run`], reporting accepted rows to `progress` and rejections, tokens and cost as its note.
+#[allow(clippy::too_many_arguments)]
+pub fn run_with_progress(
+    config: &EngineConfig,
+    schema: &Schema,
+    journal: &Journal,
+    transport: &dyn Transport,
+    prompt_for: &dyn Fn(usize) -> String,
+    training_rows: &HashSet<String>,
+    sleep: &dyn Fn(Duration),
+    progress: &dyn ehrsynth_table::Progress,
+) -> Result<EngineOutcome, GenError> {
     let journal_error = |e: ehrsynth_llm::JournalError| GenError::Invalid(e.to_string());
     let resumed: std::collections::HashMap<u64, String> = journal
         .answered(&config.run)
@@ -391,6 +415,7 @@ pub fn run(
                 }
             }
         };
+        let rows_before = outcome.rows.len();
         if let Some(text) = answer_text {
             let parsed = parse_answer(&text, schema, format);
             outcome.rejected.extend(parsed.rejected);
@@ -418,6 +443,14 @@ pub fn run(
                 }
             }
         }
+        progress.advance((outcome.rows.len() - rows_before) as u64);
+        progress.note(&format!(
+            "{} rejected, {} duplicates, {} tokens, ${:.4}",
+            outcome.rejected.len(),
+            outcome.duplicates,
+            outcome.tokens,
+            outcome.cost_usd
+        ));
     }
     outcome.stop = if outcome.rows.len() >= config.target_rows {
         StopReason::Enough

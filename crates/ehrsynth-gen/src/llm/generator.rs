@@ -14,7 +14,7 @@ use ehrsynth_table::{Progress, Role, Schema, Table};
 use crate::copula::build_table;
 use crate::generator::{GenError, Generator, SampleOptions};
 use crate::llm::context::{ContextOptions, PromptContext};
-use crate::llm::engine::{EngineConfig, StopReason, Transport, run};
+use crate::llm::engine::{EngineConfig, StopReason, Transport, run_with_progress};
 use crate::llm::prompt::{Strategy, Template};
 
 /// How an LLM generator runs.
@@ -200,7 +200,7 @@ impl Generator for LlmGenerator {
             };
             let journal = Journal::open(&self.config.journal)
                 .map_err(|e| GenError::Invalid(e.to_string()))?;
-            let outcome = run(
+            let outcome = run_with_progress(
                 &engine,
                 &fitted.schema,
                 &journal,
@@ -208,10 +208,10 @@ impl Generator for LlmGenerator {
                 &prompt_for,
                 &fitted.training_rows,
                 &|d| std::thread::sleep(d.min(Duration::from_secs(120))),
+                progress,
             )?;
             let kept = outcome.rows.len();
             rows.extend(outcome.rows.iter().cloned());
-            progress.advance(kept as u64);
             let summary = format!(
                 "{kept} rows kept, {} rejected, {} duplicates, {} training copies, {} requests ({} sent, {} from the journal), {} tokens, ${:.4}; stopped: {:?}",
                 outcome.rejected.len(),
