@@ -164,19 +164,12 @@ fn binned_counts(real: &Column, synthetic: &Column) -> (Vec<f64>, Vec<f64>) {
     (p, q)
 }
 
-/// The `q`-quantile of sorted values with linear interpolation (numpy's default).
-fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let pos = q * last as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
-}
-
 /// The interquartile range, or the range when the IQR is 0, or `None` for a constant column.
 fn iqr_or_range(xs: &[f64]) -> Option<f64> {
     let mut sorted = xs.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let iqr = quantile_sorted(&sorted, 0.75)? - quantile_sorted(&sorted, 0.25)?;
+    let iqr = stats::quantile_linear_sorted(&sorted, 0.75)?
+        - stats::quantile_linear_sorted(&sorted, 0.25)?;
     let range = sorted.last()? - sorted.first()?;
     [iqr, range].into_iter().find(|&v| v > 0.0)
 }
@@ -197,34 +190,33 @@ fn ranks_with_missing(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Only the KL of one column (what fairness needs per group).
-pub fn feature_kl(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> Option<f64> {
+/// The binned (or per-category) counts of one column in both tables, missing cells last.
+/// Integer columns with few values are compared value by value: quantile bins would merge them.
+fn marginal_counts(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> (Vec<f64>, Vec<f64>) {
     let binned = spec.kind == ColumnKind::Continuous
         || (spec.kind == ColumnKind::Integer && distinct_present(real) > KL_BINS);
-    let (p, q) = if binned {
+    if binned {
         binned_counts(real, synthetic)
     } else {
         category_counts(real, synthetic)
-    };
+    }
+}
+
+/// Only the KL of one column (what fairness needs per group).
+pub fn feature_kl(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> Option<f64> {
+    let (p, q) = marginal_counts(spec, real, synthetic);
     stats::kl_from_counts(&p, &q, KL_ALPHA)
 }
 
 /// The fidelity of one column.
 pub fn feature_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> FeatureFidelity {
     let numeric = matches!(spec.kind, ColumnKind::Continuous | ColumnKind::Integer);
-    // Integer columns with few values are compared value by value: quantile bins would merge them.
-    let binned = spec.kind == ColumnKind::Continuous
-        || (spec.kind == ColumnKind::Integer && distinct_present(real) > KL_BINS);
     let (real_values, syn_values) = if spec.kind.is_numeric() {
         (present(real), present(synthetic))
     } else {
         (vec![], vec![])
     };
-    let (p, q) = if binned {
-        binned_counts(real, synthetic)
-    } else {
-        category_counts(real, synthetic)
-    };
+    let (p, q) = marginal_counts(spec, real, synthetic);
     let ks = if numeric {
         stats::ks_2samp(&real_values, &syn_values)
     } else {
@@ -238,9 +230,8 @@ pub fn feature_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) ->
     let (tvd, js) = if numeric {
         (None, None)
     } else {
-        let (cp, cq) = category_counts(real, synthetic);
-        // Missing is not a category for TVD/JS: drop the last bin.
-        let (cp, cq) = (&cp[..cp.len() - 1], &cq[..cq.len() - 1]);
+        // Binary and categorical counts are per category; missing is not one for TVD/JS.
+        let (cp, cq) = (&p[..p.len() - 1], &q[..q.len() - 1]);
         (stats::tvd(cp, cq), stats::js_divergence(cp, cq))
     };
     let bad = (0..synthetic.len())

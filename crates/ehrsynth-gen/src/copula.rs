@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::generator::{GenError, Generator, SampleOptions};
+use crate::generator::{GenError, Generator, SampleOptions, build_table, same_value};
 use crate::linalg::{cholesky, repair_correlation};
 use crate::normal;
 
@@ -207,10 +207,8 @@ fn latent_correlation(score_columns: &[Vec<f64>]) -> Vec<f64> {
 fn knots(sorted: &[f64]) -> Vec<f64> {
     let k = KNOTS.min(sorted.len()).max(2);
     (0..k)
-        .map(|j| {
-            let pos = j as f64 / (k - 1) as f64 * (sorted.len() - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+        .filter_map(|j| {
+            ehrsynth_eval::stats::quantile_linear_sorted(sorted, j as f64 / (k - 1) as f64)
         })
         .collect()
 }
@@ -242,7 +240,6 @@ fn fit_column(
     spec: &ColumnSpec,
     column: &Column,
     dims: &mut usize,
-    seed: u64,
 ) -> Result<(ColumnModel, Vec<Vec<f64>>), GenError> {
     let n = column.len();
     let missing_rate = if n == 0 {
@@ -262,7 +259,6 @@ fn fit_column(
         model.marginal = Marginal::Identifier;
         return Ok((model, scores));
     }
-    let _ = seed;
     let texts: Vec<Option<String>> = (0..n).map(|i| cell_text(column, i)).collect();
     let present: Vec<String> = texts.iter().flatten().cloned().collect();
     if present.is_empty() {
@@ -326,7 +322,7 @@ impl Generator for GaussianCopula {
         &mut self,
         train: &Table,
         schema: &Schema,
-        seed: u64,
+        _seed: u64, // fitting is deterministic: no random step to seed
         progress: &dyn Progress,
     ) -> Result<(), GenError> {
         if train.n_rows() == 0 {
@@ -340,9 +336,9 @@ impl Generator for GaussianCopula {
         let mut dims = 0;
         let mut columns = Vec::new();
         let mut score_columns: Vec<Vec<f64>> = Vec::new();
-        for (i, spec) in schema.columns().iter().enumerate() {
+        for spec in schema.columns() {
             let column = train.require(&spec.name)?;
-            let (model, scores) = fit_column(spec, column, &mut dims, seed.wrapping_add(i as u64))?;
+            let (model, scores) = fit_column(spec, column, &mut dims)?;
             columns.push(model);
             score_columns.extend(scores);
             progress.advance(1);
@@ -437,7 +433,7 @@ fn resolve_condition(
         Marginal::Discrete { values, cumulative } => {
             let k = values
                 .iter()
-                .position(|v| *v == condition.value || same_number(v, &condition.value))
+                .position(|v| *v == condition.value || same_value(v, &condition.value))
                 .ok_or_else(never)?;
             let lo = if k == 0 { 0.0 } else { cumulative[k - 1] };
             Ok(Some(LatentCondition {
@@ -447,7 +443,7 @@ fn resolve_condition(
                 value: values[k].clone(),
             }))
         }
-        Marginal::Constant(v) if *v == condition.value || same_number(v, &condition.value) => {
+        Marginal::Constant(v) if *v == condition.value || same_value(v, &condition.value) => {
             Ok(Some(LatentCondition {
                 column: index,
                 dim: None,
@@ -461,10 +457,6 @@ fn resolve_condition(
             condition.column
         ))),
     }
-}
-
-fn same_number(a: &str, b: &str) -> bool {
-    matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Draws one row's cells (as text, `None` = missing).
@@ -547,22 +539,4 @@ fn format_number(spec: &ColumnSpec, x: f64) -> String {
             format!("{rounded}")
         }
     }
-}
-
-/// Builds the output table from text cells through the same parser files use.
-pub fn build_table(schema: &Schema, rows: &[Vec<Option<String>>]) -> Result<Table, GenError> {
-    let columns = schema
-        .columns()
-        .iter()
-        .enumerate()
-        .map(|(c, spec)| {
-            let mut builder =
-                ehrsynth_table::text::ColumnBuilder::for_kind(&spec.name, Some(spec.kind));
-            for (r, row) in rows.iter().enumerate() {
-                builder.push(row[c].as_deref().unwrap_or(""), r as u64 + 1);
-            }
-            builder.finish(std::path::Path::new("<generated>"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Table::new(columns)?)
 }

@@ -76,6 +76,29 @@ pub enum GenError {
     Table(#[from] ehrsynth_table::TableError),
 }
 
+/// Builds the output table from text cells through the same parser files use.
+pub fn build_table(schema: &Schema, rows: &[Vec<Option<String>>]) -> Result<Table, GenError> {
+    let columns = schema
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(c, spec)| {
+            let mut builder =
+                ehrsynth_table::text::ColumnBuilder::for_kind(&spec.name, Some(spec.kind));
+            for (r, row) in rows.iter().enumerate() {
+                builder.push(row[c].as_deref().unwrap_or(""), r as u64 + 1);
+            }
+            builder.finish(std::path::Path::new("<generated>"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Table::new(columns)?)
+}
+
+/// Whether two cell texts hold the same value: equal as text or as numbers ("1" and "1.0").
+pub fn same_value(a: &str, b: &str) -> bool {
+    a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

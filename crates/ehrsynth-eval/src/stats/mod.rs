@@ -46,5 +46,5 @@ pub use divergence::{
     DEFAULT_KL_ALPHA, DEFAULT_KL_BINS, binned_counts, js_divergence, kl_categorical, kl_continuous,
     kl_divergence, kl_from_counts, quantile_bin_edges, tvd,
 };
-pub use rank::ranks_average;
+pub use rank::{quantile_linear_sorted, ranks_average};
 pub use two_sample::{KsResult, kolmogorov_sf, ks_2samp, wasserstein_1d};

@@ -52,7 +52,7 @@ pub(crate) fn sorted_non_nan(x: &[f64]) -> Vec<f64> {
 /// numpy: virtual index `h = (n - 1) * q`, `lo = floor(h)`, `g = h - lo`, and
 /// the interpolation `a + (b - a) * g` for `g < 0.5`, `b - (b - a) * (1 - g)`
 /// otherwise; `h >= n - 1` takes the last value.
-pub(crate) fn quantile_linear_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+pub fn quantile_linear_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     let n = sorted.len();
     if n == 0 || q.is_nan() {
         return None;

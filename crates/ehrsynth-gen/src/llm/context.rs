@@ -121,10 +121,9 @@ fn significant_or_int(x: f64) -> String {
     }
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+/// A quantile of sorted values (NaN when empty, which `significant` prints as 0).
+fn quartile(sorted: &[f64], q: f64) -> f64 {
+    ehrsynth_eval::stats::quantile_linear_sorted(sorted, q).unwrap_or(f64::NAN)
 }
 
 /// One line of aggregate statistics for a column (or `None` when nothing may be said).
@@ -185,9 +184,9 @@ fn column_statistics(spec: &ColumnSpec, column: &Column, suppress_below: usize) 
         spec.name,
         significant(mean),
         significant(sd),
-        significant(quantile(&values, 0.25)),
-        significant(quantile(&values, 0.5)),
-        significant(quantile(&values, 0.75)),
+        significant(quartile(&values, 0.25)),
+        significant(quartile(&values, 0.5)),
+        significant(quartile(&values, 0.75)),
         significant(missing)
     ))
 }

@@ -20,7 +20,7 @@ use ehrsynth_table::Schema;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::generator::GenError;
+use crate::generator::{GenError, same_value};
 use crate::llm::parse::{AnswerFormat, Rejection, parse_answer};
 
 /// What came back over the wire.
@@ -458,11 +458,6 @@ pub fn run_with_progress(
         StopReason::RequestBudget
     };
     Ok(outcome)
-}
-
-/// Equal as text or as numbers ("1" and "1.0").
-pub fn same_value(a: &str, b: &str) -> bool {
-    a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The request body without the prompt, for the journal's parameter column.

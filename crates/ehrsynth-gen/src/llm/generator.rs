@@ -11,8 +11,7 @@ use std::time::Duration;
 use ehrsynth_llm::Journal;
 use ehrsynth_table::{Progress, Role, Schema, Table};
 
-use crate::copula::build_table;
-use crate::generator::{GenError, Generator, SampleOptions};
+use crate::generator::{GenError, Generator, SampleOptions, build_table};
 use crate::llm::context::{ContextOptions, PromptContext};
 use crate::llm::engine::{EngineConfig, StopReason, Transport, run_with_progress};
 use crate::llm::prompt::{Strategy, Template};
