@@ -1379,13 +1379,4 @@ mod tests {
             }
         );
     }
-
-    #[test]
-    #[ignore = "timing; run with --release --ignored --nocapture"]
-    fn time_100k_rows() {
-        let start = std::time::Instant::now();
-        let c = cohort(100_000, 42);
-        eprintln!("100k rows in {:?}", start.elapsed());
-        assert_eq!(c.table.n_rows(), 100_000);
-    }
 }

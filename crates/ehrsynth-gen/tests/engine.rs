@@ -313,11 +313,11 @@ fn a_failing_provider_trips_the_breaker_and_copies_are_dropped() {
     .unwrap();
     assert_eq!(outcome.training_copies, 3); // 20,0 twice and 21,1 once
     assert_eq!(outcome.rows.len(), 2);
-    let rejected = Journal::open(&dir.path().join("j.sqlite"))
+    let egress = Journal::open(&dir.path().join("j.sqlite"))
         .unwrap()
         .egress("r")
         .unwrap();
-    assert!(rejected.iter().all(|e| !e.contains_real_rows));
+    assert!(egress.iter().all(|e| !e.contains_real_rows));
 }
 
 /// A loopback server answering in Anthropic's or Gemini's documented shape over real HTTP.
