@@ -96,10 +96,8 @@ pub fn post_json(
         }
     }
     request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .and_then(|_| stream.write_all(body.as_bytes()))
-        .map_err(broken)?;
+    request.push_str(body); // one write: headers and body leave together
+    stream.write_all(request.as_bytes()).map_err(broken)?;
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line).map_err(broken)?;
@@ -173,14 +171,26 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    /// Serves one connection with `answer` (raw bytes), optionally sleeping first.
+    /// Serves one connection with `answer` (raw bytes), optionally sleeping first. The whole
+    /// request is read before answering: closing a socket with unread input resets it.
     fn serve_once(answer: &'static [u8], delay: Duration) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             if let Ok((mut stream, _)) = listener.accept() {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
                 std::thread::sleep(delay);
                 let _ = stream.write_all(answer);
             }
