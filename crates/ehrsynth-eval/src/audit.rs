@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use ehrsynth_table::{ColumnKind, ColumnSpec, Progress, Role, Schema, Table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::Encoder;
 use crate::error::EvalError;
@@ -34,7 +34,7 @@ pub struct AuditConfig {
 }
 
 /// Row counts of the three tables.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RowCounts {
     /// Real training rows.
     pub train: usize,
@@ -45,7 +45,7 @@ pub struct RowCounts {
 }
 
 /// Seconds spent per section.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Timings {
     /// Fidelity, detection included.
     pub fidelity: f64,
@@ -58,7 +58,7 @@ pub struct Timings {
 }
 
 /// The audit's result.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditReport {
     /// Always "ehrsynth-audit".
     pub format: String,

@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 use ehrsynth_table::{ColumnSpec, Table};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
 use crate::fidelity::feature_kl;
 use crate::stats::auroc;
 
 /// One group value's results.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupResult {
     /// The group column.
     pub column: String,
@@ -37,7 +37,7 @@ pub struct GroupResult {
 }
 
 /// Gaps between the values of one group column.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupGap {
     /// The group column.
     pub column: String,
@@ -50,7 +50,7 @@ pub struct GroupGap {
 }
 
 /// The fairness section.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FairnessReport {
     /// Score threshold of the TSTR model: it flags as many holdout rows as the real training data's
     /// positive rate.

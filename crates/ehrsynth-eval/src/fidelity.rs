@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ehrsynth_table::validate::validate_value;
 use ehrsynth_table::{Column, ColumnKind, ColumnSpec, Table};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
 use crate::stats;
@@ -18,7 +18,7 @@ pub const KL_BINS: usize = 20;
 pub const KL_ALPHA: f64 = 0.5;
 
 /// Fidelity of one column.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FeatureFidelity {
     /// Column name.
     pub name: String,
@@ -53,7 +53,7 @@ pub struct FeatureFidelity {
 }
 
 /// One pair of columns' association in real and synthetic data.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PairAssociation {
     /// First column.
     pub a: String,
@@ -72,7 +72,7 @@ pub struct PairAssociation {
 }
 
 /// The fidelity section of the audit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FidelityReport {
     /// Mean KL over the features that have one (the paper's fidelity figure; lower is better).
     pub kl_mean: Option<f64>,

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::{Encoder, Matrix};
 use crate::error::EvalError;
@@ -19,7 +19,7 @@ use crate::utility::stratified_indices;
 pub const PERMUTATION_REPEATS: usize = 3;
 
 /// One column's importance.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FeatureImportance {
     /// Column name.
     pub name: String,
@@ -34,7 +34,7 @@ pub struct FeatureImportance {
 }
 
 /// The importance report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImportanceReport {
     /// The target.
     pub target: String,

@@ -9,7 +9,7 @@
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::Matrix;
 use crate::error::EvalError;
@@ -23,7 +23,7 @@ const DENSITY_K: usize = 3;
 const ROC_POINTS: usize = 101;
 
 /// One membership-inference attack's results.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttackReport {
     /// `distance` or `density_ratio`.
     pub name: String,
@@ -49,7 +49,7 @@ pub struct AttackReport {
 }
 
 /// The privacy section of the audit.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PrivacyReport {
     /// Share of synthetic rows closer to a member than to a non-member (ties count half),
     /// corrected for the sizes of the two sets: its odds are the raw share's odds divided by

@@ -7,7 +7,7 @@
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::Matrix;
 use crate::model::{Gbdt, GbdtParams, Logistic, LogisticParams};
@@ -19,7 +19,7 @@ pub const BOOTSTRAP: usize = 200;
 pub const WITHIN_TEST_SHARE: f64 = 0.2;
 
 /// A model's scores on one test set.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Scores {
     /// Area under the ROC curve (0.5 = chance, 1 = perfect).
     pub auroc: Option<f64>,
@@ -40,7 +40,7 @@ pub struct Scores {
 }
 
 /// TSTR on the real holdout rows of one hospital.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SiteScores {
     /// The site value.
     pub site: String,
@@ -52,7 +52,7 @@ pub struct SiteScores {
 }
 
 /// The utility section.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UtilityReport {
     /// The GBDT's scores: train and test on synthetic.
     pub within: Scores,
@@ -69,7 +69,7 @@ pub struct UtilityReport {
 }
 
 /// Logistic-regression utility.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LogisticUtility {
     /// Train and test on synthetic.
     pub within: Scores,
