@@ -4,13 +4,15 @@
 mod commands;
 mod progress;
 mod summary;
+mod transport;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 const EXAMPLES: &str = "Examples:
-  ehrsynth quickstart                                   # the offline main job
+  ehrsynth study examples/quickstart.toml               # the offline main job
+  ehrsynth study examples/paper.toml --estimate         # the paper's grid and its cost
   ehrsynth cohort reference --rows 10000 --out reference.parquet
   ehrsynth cohort eicu --eicu-dir /data/eicu-crd/2.0 --out eicu.parquet
   ehrsynth schema reference.parquet --target death --site hospitalid";
@@ -43,6 +45,9 @@ enum Command {
     /// Rank features for the target (GBDT gain and permutation) and write a feature list.
     #[command(after_help = commands::importance::EXAMPLES)]
     Importance(commands::importance::ImportanceArgs),
+    /// Run a study: the experiment grid of a TOML config, resumable, with a report.
+    #[command(after_help = commands::study::EXAMPLES)]
+    Study(commands::study::StudyArgs),
     /// The offline main job: build the reference cohort, write it with its schema, print a summary.
     #[command(after_help = commands::quickstart::EXAMPLES)]
     Quickstart(commands::quickstart::QuickstartArgs),
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Split(a) => commands::split::run(a),
         Command::Generate(a) => commands::generate::run(*a),
         Command::Importance(a) => commands::importance::run(a),
+        Command::Study(a) => commands::study::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

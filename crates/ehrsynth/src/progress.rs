@@ -5,12 +5,24 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ehrsynth_table::Progress;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// One bar per phase; a new phase finishes the previous bar.
 #[derive(Default)]
 pub struct Bars {
     current: Mutex<Option<ProgressBar>>,
+    /// Drawn below other bars (the study's bar over cells) when set.
+    group: Option<MultiProgress>,
+}
+
+impl Bars {
+    /// Bars drawn in `group`, below the bars already in it.
+    pub fn in_group(group: MultiProgress) -> Self {
+        Self {
+            current: Mutex::new(None),
+            group: Some(group),
+        }
+    }
 }
 
 impl Progress for Bars {
@@ -37,6 +49,10 @@ impl Progress for Bars {
                 let _ = w.write_str(&template_unit);
             },
         ));
+        let bar = match &self.group {
+            Some(group) => group.add(bar),
+            None => bar,
+        };
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Ok(mut current) = self.current.lock()
             && let Some(old) = current.replace(bar)
@@ -65,7 +81,12 @@ impl Progress for Bars {
         if let Ok(mut current) = self.current.lock()
             && let Some(bar) = current.take()
         {
-            bar.finish_with_message(message.to_string());
+            if self.group.is_some() {
+                // Inside the study the bar over cells stays; finished phases make room.
+                bar.finish_and_clear();
+            } else {
+                bar.finish_with_message(message.to_string());
+            }
         }
     }
 }

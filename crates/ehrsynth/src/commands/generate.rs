@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use ehrsynth_gen::{Condition, GaussianCopula, Generator, SampleOptions};
+use ehrsynth_gen::{Condition, Generator, SampleOptions};
 use ehrsynth_table::Schema;
 use ehrsynth_table::io::read_table;
 
@@ -73,7 +73,8 @@ pub struct LlmArgs {
     #[arg(long, default_value = "schema", help_heading = "LLM")]
     strategy: String,
     /// Provider: openai-compatible (vLLM, llama.cpp, Ollama, LM Studio over http://). The hosted
-    /// providers (openai, anthropic, gemini) need the TLS transport, which is not in this build yet.
+    /// providers (openai, anthropic, gemini) need the TLS transport and `local` the in-process
+    /// model, which are not in this build yet.
     #[arg(long, default_value = "openai-compatible", help_heading = "LLM")]
     provider: String,
     /// Model name as the server knows it.
@@ -185,26 +186,21 @@ pub fn feature_schema(
     Ok(schema.subset(&keep)?)
 }
 
-/// A fresh generator of the given kind.
+/// A fresh statistical generator of the given kind.
 pub fn new_generator(
     kind: GeneratorKind,
     epsilon: Option<f64>,
 ) -> anyhow::Result<Box<dyn Generator>> {
-    Ok(match kind {
-        GeneratorKind::Copula => {
-            if epsilon.is_some() {
-                bail!("--epsilon applies to the Bayesian network only (--generator bayesnet)");
-            }
-            Box::new(GaussianCopula::new())
+    use ehrsynth_study::config::GeneratorKind as Kind;
+    let kind = match kind {
+        GeneratorKind::Copula if epsilon.is_some() => {
+            bail!("--epsilon applies to the Bayesian network only (--generator bayesnet)")
         }
-        GeneratorKind::Bayesnet => {
-            Box::new(ehrsynth_gen::BayesNet::new(ehrsynth_gen::BayesNetConfig {
-                epsilon,
-                ..ehrsynth_gen::BayesNetConfig::default()
-            }))
-        }
-        GeneratorKind::Llm => bail!("the LLM generator needs its options: use llm_generator"),
-    })
+        GeneratorKind::Copula => Kind::Copula,
+        GeneratorKind::Bayesnet => Kind::Bayesnet,
+        GeneratorKind::Llm => Kind::Llm,
+    };
+    ehrsynth_study::cell::statistical_generator(kind, epsilon).map_err(anyhow::Error::msg)
 }
 
 /// Runs `ehrsynth generate`.
@@ -249,42 +245,20 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     write_with_schema(&args.out, &table, &schema)
 }
 
-/// The LLM generator for `--generator llm`.
+/// The LLM generator for `--generator llm`, built by the wiring the study shares.
 fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
-    use ehrsynth_gen::llm::context::ContextOptions;
-    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Price};
-    use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
-    use ehrsynth_gen::llm::prompt::{Strategy, Template};
-    use ehrsynth_llm::provider::{Parameters, ProviderKind};
+    use ehrsynth_gen::llm::engine::Price;
+    use ehrsynth_gen::llm::generator::LlmGenerator;
+    use ehrsynth_study::llm::{LlmSettings, default_max_requests, llm_config};
 
     let o = &args.llm;
-    let strategy = Strategy::parse(&o.strategy)?;
-    let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown provider '{}': use openai, anthropic, gemini or openai-compatible",
-            o.provider
-        )
-    })?;
-    let key_variable = o
-        .api_key_env
-        .clone()
-        .unwrap_or_else(|| provider.default_key_variable().to_string());
-    // The key is read here and only ever placed in a request header.
-    let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
-        bail!(
-            "{} needs an API key in the environment variable {key_variable}",
-            o.provider
-        );
-    }
-    let template = match &o.template {
-        Some(path) => Template::custom(
-            strategy,
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )?,
-        None => Template::builtin(strategy),
-    };
+    let template = o
+        .template
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        })
+        .transpose()?;
     let journal = o.journal.clone().unwrap_or_else(|| {
         let name = args
             .out
@@ -295,7 +269,7 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
     });
     let max_requests = o
         .max_requests
-        .unwrap_or(3 * args.rows.div_ceil(o.rows_per_request.max(1)) + 5);
+        .unwrap_or_else(|| default_max_requests(args.rows, o.rows_per_request));
     let price = Price {
         input_per_million: o.price_input,
         output_per_million: o.price_output,
@@ -324,48 +298,33 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
             .map_or(String::new(), |t| format!(", {t} tokens")),
         o.max_cost.map_or(String::new(), |c| format!(", ${c}"))
     );
-    let config = LlmConfig {
-        strategy,
-        template,
-        context: ContextOptions {
-            real_examples: o.real_examples,
-            allow_real_examples_for: o.allow_real_examples.clone(),
-            ..ContextOptions::default()
-        },
+    let strategy = ehrsynth_gen::llm::prompt::Strategy::parse(&o.strategy)?;
+    let settings = LlmSettings {
+        strategy: o.strategy.clone(),
+        provider: o.provider.clone(),
+        model: o.model.clone(),
+        base_url: o.base_url.clone(),
+        api_key_env: o.api_key_env.clone(),
         rows_per_request: o.rows_per_request,
-        engine: EngineConfig {
-            run: format!("generate-{}-{}", strategy.name(), args.seed),
-            provider,
-            provider_name: o.provider.to_ascii_lowercase(),
-            base_url: o
-                .base_url
-                .clone()
-                .unwrap_or_else(|| provider.default_base_url().to_string()),
-            api_key,
-            parameters: Parameters {
-                model: o.model.clone(),
-                temperature: o.temperature,
-                max_output_tokens: o.max_output_tokens,
-                ..Parameters::default()
-            },
-            structured: o.structured,
-            target_rows: 0,
-            max_requests,
-            max_tokens: o.max_tokens,
-            max_cost_usd: o.max_cost,
-            price,
-            max_retries: 4,
-            backoff: std::time::Duration::from_secs(1),
-            circuit_breaker: 3,
-            use_cache: !o.no_cache,
-            seed: args.seed,
-            fixed: None,
-        },
+        max_requests,
+        max_output_tokens: o.max_output_tokens,
+        temperature: o.temperature,
+        reasoning_effort: None,
+        structured: o.structured,
+        use_cache: !o.no_cache,
+        real_examples: o.real_examples,
+        allow_real_examples_for: o.allow_real_examples.clone(),
+        template,
+        timeout: std::time::Duration::from_secs(o.timeout),
+        price,
+        max_tokens: o.max_tokens,
+        max_cost_usd: o.max_cost,
+        run: format!("generate-{}-{}", strategy.name(), args.seed),
         journal: journal.clone(),
-        transport: std::sync::Arc::new(HttpTransport {
-            timeout: std::time::Duration::from_secs(o.timeout),
-        }),
+        seed: args.seed,
     };
+    let config =
+        llm_config(&settings, &crate::transport::transport_for).map_err(anyhow::Error::msg)?;
     eprintln!(
         "journal: {} (rerun the same command to resume)",
         journal.display()

@@ -7,6 +7,7 @@ pub mod importance;
 pub mod quickstart;
 pub mod schema;
 pub mod split;
+pub mod study;
 
 use std::path::{Path, PathBuf};
 

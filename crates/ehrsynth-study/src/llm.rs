@@ -1,0 +1,213 @@
+//! One place that turns LLM settings (from `ehrsynth generate`'s options or a study cell) into
+//! an [`LlmConfig`]: provider wire format, API key from the environment, budgets, journal, and
+//! the transport the caller supplies per provider (HTTP, the in-process local model, ...).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ehrsynth_gen::llm::context::ContextOptions;
+use ehrsynth_gen::llm::engine::{EngineConfig, Price, Transport};
+use ehrsynth_gen::llm::generator::LlmConfig;
+use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_llm::provider::{Parameters, ProviderKind};
+
+/// Everything an LLM generation needs, whoever asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    /// Strategy name: naive, schema, conditional or group.
+    pub strategy: String,
+    /// Provider name: local, openai, anthropic, gemini, openai-compatible.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Server base URL (default: the provider's).
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key (default per provider).
+    pub api_key_env: Option<String>,
+    /// Rows asked for per request.
+    pub rows_per_request: usize,
+    /// Most requests of the run.
+    pub max_requests: usize,
+    /// Output token limit per request.
+    pub max_output_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Reasoning effort (OpenAI reasoning models).
+    pub reasoning_effort: Option<String>,
+    /// JSON rows with the provider's structured-output schema.
+    pub structured: bool,
+    /// Answer identical requests from the journal.
+    pub use_cache: bool,
+    /// Real rows per prompt (needs the opt-in below).
+    pub real_examples: usize,
+    /// The provider allowed to receive real rows.
+    pub allow_real_examples_for: Option<String>,
+    /// A custom prompt template text, replacing the strategy's.
+    pub template: Option<String>,
+    /// Seconds to wait for an answer.
+    pub timeout: Duration,
+    /// Prices per million tokens.
+    pub price: Price,
+    /// Token budget.
+    pub max_tokens: Option<u64>,
+    /// Money budget.
+    pub max_cost_usd: Option<f64>,
+    /// Journal run name.
+    pub run: String,
+    /// Journal file.
+    pub journal: PathBuf,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Gives the transport for a provider name, or says why there is none in this build.
+pub type TransportFor<'a> =
+    dyn Fn(&str, Duration) -> Result<Arc<dyn Transport>, String> + Sync + 'a;
+
+/// The wire format of a provider name; `local` (the in-process model) speaks OpenAI's format.
+pub fn wire_format(provider: &str) -> Result<ProviderKind, String> {
+    if provider.eq_ignore_ascii_case("local") {
+        return Ok(ProviderKind::OpenAiCompatible);
+    }
+    ProviderKind::parse(provider).ok_or_else(|| {
+        format!(
+            "unknown provider '{provider}': use local, openai, anthropic, gemini or openai-compatible"
+        )
+    })
+}
+
+/// Whether a provider bills money (so the study asks before using it).
+pub fn is_paid(provider: &str) -> bool {
+    !matches!(
+        wire_format(provider),
+        Ok(ProviderKind::OpenAiCompatible) | Err(_)
+    )
+}
+
+/// Builds the generator config; fails with one sentence when the strategy, provider, key or
+/// transport is not available.
+pub fn llm_config(
+    settings: &LlmSettings,
+    transport_for: &TransportFor,
+) -> Result<LlmConfig, String> {
+    let strategy = Strategy::parse(&settings.strategy).map_err(|e| e.to_string())?;
+    let provider = wire_format(&settings.provider)?;
+    let local = settings.provider.eq_ignore_ascii_case("local");
+    let key_variable = settings
+        .api_key_env
+        .clone()
+        .unwrap_or_else(|| provider.default_key_variable().to_string());
+    // The key is read here and only ever placed in a request header.
+    let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
+    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+        return Err(format!(
+            "{} needs an API key in the environment variable {key_variable}",
+            settings.provider
+        ));
+    }
+    let template = match &settings.template {
+        Some(text) => Template::custom(strategy, text).map_err(|e| e.to_string())?,
+        None => Template::builtin(strategy),
+    };
+    let transport = transport_for(&settings.provider, settings.timeout)?;
+    let base_url = settings.base_url.clone().unwrap_or_else(|| {
+        if local {
+            "http://local".to_string()
+        } else {
+            provider.default_base_url().to_string()
+        }
+    });
+    Ok(LlmConfig {
+        strategy,
+        template,
+        context: ContextOptions {
+            real_examples: settings.real_examples,
+            allow_real_examples_for: settings.allow_real_examples_for.clone(),
+            ..ContextOptions::default()
+        },
+        rows_per_request: settings.rows_per_request,
+        engine: EngineConfig {
+            run: settings.run.clone(),
+            provider,
+            provider_name: settings.provider.to_ascii_lowercase(),
+            base_url,
+            api_key,
+            parameters: Parameters {
+                model: settings.model.clone(),
+                temperature: settings.temperature,
+                max_output_tokens: settings.max_output_tokens,
+                reasoning_effort: settings.reasoning_effort.clone(),
+                ..Parameters::default()
+            },
+            structured: settings.structured,
+            target_rows: 0,
+            max_requests: settings.max_requests,
+            max_tokens: settings.max_tokens,
+            max_cost_usd: settings.max_cost_usd,
+            price: settings.price,
+            max_retries: 4,
+            backoff: Duration::from_secs(1),
+            circuit_breaker: 3,
+            use_cache: settings.use_cache,
+            seed: settings.seed,
+            fixed: None,
+        },
+        journal: settings.journal.clone(),
+        transport,
+    })
+}
+
+/// The default request budget: three times the requests needed at full acceptance, plus five.
+pub fn default_max_requests(rows: usize, rows_per_request: usize) -> usize {
+    3 * rows.div_ceil(rows_per_request.max(1)) + 5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(provider: &str) -> LlmSettings {
+        LlmSettings {
+            strategy: "group".into(),
+            provider: provider.into(),
+            model: "m".into(),
+            base_url: None,
+            api_key_env: Some("EHRSYNTH_TEST_KEY_THAT_IS_NOT_SET".into()),
+            rows_per_request: 10,
+            max_requests: 5,
+            max_output_tokens: 100,
+            temperature: None,
+            reasoning_effort: None,
+            structured: false,
+            use_cache: true,
+            real_examples: 0,
+            allow_real_examples_for: None,
+            template: None,
+            timeout: Duration::from_secs(1),
+            price: Price::default(),
+            max_tokens: None,
+            max_cost_usd: None,
+            run: "r".into(),
+            journal: PathBuf::from("j.sqlite"),
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn a_missing_transport_or_key_is_a_reason_not_a_panic() {
+        let none: &TransportFor = &|p, _| Err(format!("no transport for {p}"));
+        let err = llm_config(&settings("local"), none).err().unwrap();
+        assert!(err.contains("no transport for local"), "{err}");
+        let err = llm_config(&settings("openai"), none).err().unwrap();
+        assert!(err.contains("EHRSYNTH_TEST_KEY_THAT_IS_NOT_SET"), "{err}");
+        let err = llm_config(&settings("acme"), none).err().unwrap();
+        assert!(err.contains("unknown provider 'acme'"), "{err}");
+    }
+
+    #[test]
+    fn only_hosted_providers_are_paid() {
+        assert!(is_paid("openai") && is_paid("Anthropic") && is_paid("gemini"));
+        assert!(!is_paid("local") && !is_paid("openai-compatible"));
+    }
+}
