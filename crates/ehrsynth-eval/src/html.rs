@@ -1,6 +1,6 @@
 //! A self-contained HTML page for one audit (no scripts, no network): headline numbers, the
 //! per-feature fidelity table with inline SVG bars, utility, per-site and per-group results, and the
-//! attack ROC curves. The study report (a later crate) builds on the same data.
+//! attack ROC curves. The study report (ehrsynth-study) reuses the escaping and number helpers.
 
 use std::fmt::Write as _;
 
@@ -8,18 +8,22 @@ use crate::audit::AuditReport;
 use crate::privacy::AttackReport;
 use crate::utility::Scores;
 
-fn esc(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attributes (also used by the study report).
+pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
-fn num(x: Option<f64>, digits: usize) -> String {
+/// A number with `digits` decimals, or an en dash when absent.
+pub fn num(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
 }
 
-fn interval(ci: Option<(f64, f64)>) -> String {
+/// A 95% interval as ` <small>[lo, hi]</small>`, or nothing when absent.
+pub fn interval(ci: Option<(f64, f64)>) -> String {
     ci.map_or_else(String::new, |(lo, hi)| {
         format!(" <small>[{lo:.3}, {hi:.3}]</small>")
     })

@@ -1,0 +1,58 @@
+//! The Markdown summary: the plain-words summary and every table of the HTML report as pipe
+//! tables (figures become their numbers; the distributions point to report.html).
+
+use std::fmt::Write as _;
+
+use super::tables::{self, ReportTable};
+use crate::results::StudyResults;
+
+/// Escapes a table cell: HTML-significant characters and the pipe.
+fn cell(text: &str) -> String {
+    ehrsynth_eval::html::esc(text)
+        .replace('|', "\\|")
+        .replace('\n', " ")
+}
+
+fn table_md(t: &ReportTable) -> String {
+    let mut m = format!("## {}\n\n", cell(&t.title));
+    for g in &t.gloss {
+        let _ = writeln!(m, "{}  ", cell(g));
+    }
+    if let Some(note) = &t.note {
+        let _ = writeln!(m, "\n> **Note:** {}", cell(note));
+    }
+    if !t.headers.is_empty() && !t.rows.is_empty() {
+        let heads: Vec<String> = t.headers.iter().map(|h| cell(h)).collect();
+        let _ = write!(
+            m,
+            "\n| {} |\n|{}|\n",
+            heads.join(" | "),
+            vec!["---"; heads.len()].join("|")
+        );
+        for row in &t.rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(m, "| {} |", cells.join(" | "));
+        }
+    }
+    m.push('\n');
+    m
+}
+
+/// The Markdown summary of a study.
+pub fn render(results: &StudyResults) -> String {
+    let mut m = format!(
+        "# {}\n\nSynthetic ICU patient data compared with the real patients they imitate, following Lin, Yu and Lee (CHIL 2025). Data: {}. Written by ehrsynth {}. The full report with figures is report.html.\n\n## Summary\n\n",
+        cell(&results.title),
+        cell(&results.data_description),
+        cell(&results.ehrsynth_version)
+    );
+    for sentence in tables::summary(results) {
+        let _ = writeln!(m, "- {}", cell(&sentence));
+    }
+    m.push('\n');
+    for t in tables::all_tables(results) {
+        m.push_str(&table_md(&t));
+    }
+    m.push_str("Figure 4 (real vs synthetic distribution of every feature), the attack ROC curves and the cross-hospital heatmap are drawn in report.html.\n");
+    m
+}

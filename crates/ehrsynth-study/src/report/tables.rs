@@ -1,0 +1,875 @@
+//! The report's tables as plain text cells (the renderers escape and lay them out), the plain-words
+//! summary, and the one-sentence explanation of every metric. Each table puts the paper's
+//! published numbers beside ours and says plainly when the study's grid did not run a slice.
+
+use ehrsynth_eval::audit::AuditReport;
+
+use super::paper;
+use super::select::{
+    self, Done, Point, attack_auroc, by_feature_set, kl, method, points, primary, showcase,
+    strongest_attack, trtr, tstr, tstr_ci,
+};
+use crate::results::{CellStatus, StudyResults};
+
+/// What an absent value says in a table.
+pub const NOT_RUN: &str = "not in this study's grid";
+/// What an absent published value says.
+pub const NOT_PUBLISHED: &str = "—";
+
+/// One table of the report.
+pub struct ReportTable {
+    /// Section id (the HTML `data-check` attribute and anchor).
+    pub id: &'static str,
+    /// Heading.
+    pub title: String,
+    /// What the table shows and how to read its numbers, one sentence each.
+    pub gloss: Vec<String>,
+    /// Column headings; those starting with "paper" hold published numbers.
+    pub headers: Vec<String>,
+    /// Rows of text cells.
+    pub rows: Vec<Vec<String>>,
+    /// Said instead of (or under) the rows when the study did not run what the table needs.
+    pub note: Option<String>,
+}
+
+impl ReportTable {
+    fn new(id: &'static str, title: &str, headers: &[&str]) -> Self {
+        Self {
+            id,
+            title: title.to_string(),
+            gloss: Vec::new(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+            note: None,
+        }
+    }
+
+    fn gloss(mut self, sentences: &[&str]) -> Self {
+        self.gloss = sentences.iter().map(|s| s.to_string()).collect();
+        self
+    }
+}
+
+/// One-sentence explanations of the metrics, shared by the tables and the glossary.
+pub mod glossary {
+    /// KL divergence.
+    pub const KL: &str = "Mean KL divergence: how far each feature's synthetic distribution is from the real one, averaged over features (0 = identical; lower is better; unitless).";
+    /// TSTR.
+    pub const TSTR: &str = "TSTR AUROC (the paper's \"across\"): a mortality model trained only on synthetic rows, tested on real held-out patients (0.5 = coin toss, 1 = perfect).";
+    /// TRTR.
+    pub const TRTR: &str = "TRTR AUROC: the same model trained on the real training patients instead, the ceiling synthetic data can reach.";
+    /// CI.
+    pub const CI: &str = "Brackets hold 95% bootstrap confidence intervals (shown for single-seed cells; several seeds show their mean).";
+    /// MIA.
+    pub const ATTACK: &str = "Membership-inference attack AUROC: how well an attacker holding the synthetic data tells patients who were in the training data from patients who were not (0.5 = cannot tell; above 0.6 is flagged).";
+    /// DCR.
+    pub const DCR: &str = "DCR share: share of synthetic rows closer to a training patient than to a held-out patient, corrected for group sizes (0.5 = no memorisation; near 1 = rows sit on real patients).";
+    /// Detection.
+    pub const DETECTION: &str = "Detection AUROC: how well a classifier tells synthetic rows from real ones (0.5 = indistinguishable).";
+    /// Fairness gaps.
+    pub const GAPS: &str = "Fairness gaps compare groups within a demographic column (sex: is_female; race: race_*): AUROC gap = best minus worst group's TSTR AUROC, KL gap = largest minus smallest group KL, equalised-odds difference = largest gap in true- or false-positive rate (0 = equal for every group).";
+    /// Cross-hospital.
+    pub const CROSS: &str = "Cross-hospital AUROC: a model trained on real patients of one hospital (row) and tested on real patients of another (column); the diagonal uses held-out patients of the same hospital.";
+    /// Importance.
+    pub const IMPORTANCE: &str = "Importance: share of the gradient-boosted model's total gain from each feature when predicting in-hospital death on the real training patients (sums to 1).";
+}
+
+/// A number with 3 decimals, or a dash.
+pub fn n3(x: Option<f64>) -> String {
+    ehrsynth_eval::html::num(x, 3)
+}
+
+/// A value with its interval, e.g. `0.712 [0.650, 0.770]`.
+pub fn with_ci(x: Option<f64>, ci: Option<(f64, f64)>) -> String {
+    match (x, ci) {
+        (Some(v), Some((lo, hi))) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        _ => n3(x),
+    }
+}
+
+fn ours(x: Option<f64>) -> String {
+    x.map_or_else(|| NOT_RUN.to_string(), |v| format!("{v:.3}"))
+}
+
+fn published(x: Option<f64>) -> String {
+    x.map_or_else(|| NOT_PUBLISHED.to_string(), |v| format!("{v:.3}"))
+}
+
+fn seeds(p: &Point<'_>) -> String {
+    p.cells.len().to_string()
+}
+
+fn paper_method(strategy: &str) -> String {
+    format!(
+        "LLM {} (paper, OpenAI o1)",
+        select::strategy_words(strategy)
+    )
+}
+
+/// Table 1: strategies and generators compared with all features, rows closest to 1,000.
+pub fn table1(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "table1",
+        "Table 1 · Generators and strategies compared (all features)",
+        &[
+            "method",
+            "features",
+            "synthetic rows",
+            "seeds",
+            "TSTR AUROC [95% CI]",
+            "paper TSTR AUROC",
+            "mean KL",
+            "paper mean KL",
+            "TRTR AUROC (real data)",
+        ],
+    )
+    .gloss(&[glossary::TSTR, glossary::KL, glossary::TRTR, paper::TABLE1]);
+    let done = primary(&select::done(results));
+    let all: Vec<Done<'_>> = done
+        .iter()
+        .copied()
+        .filter(|d| d.spec().feature_set == "all")
+        .collect();
+    let pts: Vec<Point<'_>> = by_feature_set(&all);
+    for p in &pts {
+        let published_pair = p.strategy().and_then(paper::strategy);
+        t.rows.push(vec![
+            p.method.clone(),
+            p.feature_count.to_string(),
+            p.rows.to_string(),
+            seeds(p),
+            with_ci(p.mean(tstr), p.single_ci(tstr_ci)),
+            published(published_pair.map(|x| x.0)),
+            n3(p.mean(kl)),
+            published(published_pair.map(|x| x.1)),
+            n3(p.mean(trtr)),
+        ]);
+    }
+    for (strategy, auc, kl_paper) in paper::STRATEGIES {
+        if !pts.iter().any(|p| p.strategy() == Some(strategy)) {
+            t.rows.push(vec![
+                paper_method(strategy),
+                "82".into(),
+                "1000".into(),
+                NOT_RUN.into(),
+                NOT_RUN.into(),
+                format!("{auc:.3}"),
+                NOT_RUN.into(),
+                format!("{kl_paper:.3}"),
+                NOT_RUN.into(),
+            ]);
+        }
+    }
+    if pts.is_empty() {
+        t.note = Some(format!(
+            "No cell of this study used all features ({NOT_RUN}); only the paper's numbers are shown."
+        ));
+    }
+    t
+}
+
+/// Group value rows of the fairness section: value "1" of binary columns, else every value.
+fn group_rows(a: &AuditReport) -> Vec<(String, String)> {
+    let Some(f) = &a.fairness else {
+        return Vec::new();
+    };
+    let columns = select::distinct(f.groups.iter().map(|g| g.column.clone()));
+    columns
+        .into_iter()
+        .flat_map(|c| {
+            let values: Vec<&str> = f
+                .groups
+                .iter()
+                .filter(|g| g.column == c)
+                .map(|g| g.value.as_str())
+                .collect();
+            let shown: Vec<String> = if values.contains(&"1") {
+                vec!["1".to_string()]
+            } else {
+                values.iter().map(|v| v.to_string()).collect()
+            };
+            shown.into_iter().map(move |v| (c.clone(), v))
+        })
+        .collect()
+}
+
+fn group_kl(a: &AuditReport, column: &str, value: &str) -> Option<f64> {
+    a.fairness.as_ref().and_then(|f| {
+        f.groups
+            .iter()
+            .find(|g| g.column == column && g.value == value)
+            .and_then(|g| g.kl_mean)
+    })
+}
+
+/// Table 2: fidelity within each demographic group, per method (the showcase cells).
+pub fn table2(results: &StudyResults) -> ReportTable {
+    let cells = showcase(&primary(&select::done(results)));
+    let mut headers: Vec<String> = vec!["group (column = value)".into()];
+    headers.extend(cells.iter().map(|d| {
+        format!(
+            "KL: {} ({} features)",
+            method(d.spec()),
+            d.spec().feature_count
+        )
+    }));
+    headers.extend(["paper KL: group-based".into(), "paper KL: naive".into()]);
+    let mut t = ReportTable::new("table2", "Table 2 · Fidelity within demographic groups", &[])
+        .gloss(&[
+            "Mean KL over all features, computed only among the patients of one group (e.g. race_black = 1), so a generator that fits the majority but not a minority shows a higher number (lower is better).",
+            "The paper compares its group-based prompts with naive prompts (paper Table 2; its estimator is not stated).",
+        ]);
+    t.headers = headers;
+    let mut groups: Vec<(String, String)> =
+        select::distinct(cells.iter().flat_map(|d| group_rows(d.audit)));
+    for (column, _, _) in paper::GROUP_KL {
+        if !groups.iter().any(|(c, _)| c == column) {
+            groups.push((column.to_string(), "1".to_string()));
+        }
+    }
+    for (column, value) in &groups {
+        let mut row = vec![format!("{column} = {value}")];
+        row.extend(cells.iter().map(|d| ours(group_kl(d.audit, column, value))));
+        let published_pair = paper::group_kl(column);
+        row.push(published(published_pair.map(|x| x.0)));
+        row.push(published(published_pair.map(|x| x.1)));
+        t.rows.push(row);
+    }
+    if !cells.iter().any(|d| d.audit.fairness.is_some()) {
+        t.note = Some(format!(
+            "No audited cell had demographic group columns ({NOT_RUN}); only the paper's numbers are shown."
+        ));
+    }
+    t
+}
+
+/// Table 3: by number of features (rows closest to 1,000).
+pub fn table3(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "table3",
+        "Table 3 · By number of features",
+        &[
+            "method",
+            "feature set",
+            "features",
+            "synthetic rows",
+            "TSTR AUROC [95% CI]",
+            "paper TSTR AUROC",
+            "mean KL",
+            "paper mean KL",
+            "attack AUROC",
+            "paper attack AUROC",
+        ],
+    )
+    .gloss(&[
+        "Top-k feature sets keep the k features most predictive of death on the real data (Figure 5); fewer features are easier to imitate but carry less signal.",
+        glossary::TSTR,
+        glossary::KL,
+        glossary::ATTACK,
+        paper::TABLE3,
+    ]);
+    let pts = by_feature_set(&primary(&select::done(results)));
+    for p in &pts {
+        let is_group = p.strategy() == Some("group");
+        let published_pair = is_group
+            .then(|| paper::by_features(p.feature_count))
+            .flatten();
+        let published_attack = p
+            .strategy()
+            .and_then(|_| paper::attack_auroc(p.feature_count));
+        t.rows.push(vec![
+            p.method.clone(),
+            p.feature_set.clone(),
+            p.feature_count.to_string(),
+            p.rows.to_string(),
+            with_ci(p.mean(tstr), p.single_ci(tstr_ci)),
+            published(published_pair.map(|x| x.0)),
+            n3(p.mean(kl)),
+            published(published_pair.map(|x| x.1)),
+            n3(p.mean(attack_auroc)),
+            published(published_attack),
+        ]);
+    }
+    if !pts.iter().any(|p| p.strategy() == Some("group")) {
+        for (k, auc, kl_paper) in paper::BY_FEATURES {
+            t.rows.push(vec![
+                paper_method("group"),
+                format!("top{k}"),
+                k.to_string(),
+                "1000".into(),
+                NOT_RUN.into(),
+                format!("{auc:.3}"),
+                NOT_RUN.into(),
+                format!("{kl_paper:.3}"),
+                NOT_RUN.into(),
+                published(paper::attack_auroc(k)),
+            ]);
+        }
+    }
+    if distinct_count(pts.iter().map(|p| p.feature_count)) < 2 {
+        t.note = Some(format!(
+            "This study ran a single feature set, so there is no trend by feature count ({NOT_RUN})."
+        ));
+    }
+    t
+}
+
+fn distinct_count<T: PartialEq>(items: impl IntoIterator<Item = T>) -> usize {
+    select::distinct(items).len()
+}
+
+/// Table 4: by synthetic sample size, for every method and feature set run at two sizes or more.
+pub fn table4(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "table4",
+        "Table 4 · By number of synthetic rows",
+        &[
+            "method",
+            "feature set",
+            "synthetic rows",
+            "TSTR AUROC [95% CI]",
+            "paper TSTR AUROC",
+            "mean KL",
+            "paper mean KL",
+        ],
+    )
+    .gloss(&[
+        "More synthetic rows usually give a better model and closer distributions, at a higher cost for LLM generators.",
+        glossary::TSTR,
+        glossary::KL,
+        paper::TABLE4,
+    ]);
+    let all = points(&primary(&select::done(results)));
+    let mut shown: Vec<&Point<'_>> = all
+        .iter()
+        .filter(|p| {
+            distinct_count(
+                all.iter()
+                    .filter(|q| q.method == p.method && q.feature_set == p.feature_set)
+                    .map(|q| q.rows),
+            ) >= 2
+        })
+        .collect();
+    shown.sort_by_key(|p| (p.method.clone(), p.feature_count, p.rows));
+    for p in &shown {
+        let published_pair = (p.strategy() == Some("group") && p.feature_count == 10)
+            .then(|| paper::by_rows(p.rows))
+            .flatten();
+        t.rows.push(vec![
+            p.method.clone(),
+            p.feature_set.clone(),
+            p.rows.to_string(),
+            with_ci(p.mean(tstr), p.single_ci(tstr_ci)),
+            published(published_pair.map(|x| x.0)),
+            n3(p.mean(kl)),
+            published(published_pair.map(|x| x.1)),
+        ]);
+    }
+    if !shown.iter().any(|p| p.strategy() == Some("group")) {
+        for (n, auc, kl_paper) in paper::BY_ROWS {
+            t.rows.push(vec![
+                paper_method("group"),
+                "top10".into(),
+                n.to_string(),
+                NOT_RUN.into(),
+                format!("{auc:.3}"),
+                NOT_RUN.into(),
+                format!("{kl_paper:.3}"),
+            ]);
+        }
+    }
+    if shown.is_empty() {
+        t.note = Some(format!(
+            "Every cell of this study used one sample size per method and feature set, so there is no trend by size ({NOT_RUN})."
+        ));
+    }
+    t
+}
+
+/// Table 5: KL of every feature, per method (showcase cells), most important features first.
+pub fn table5(results: &StudyResults) -> ReportTable {
+    let cells = showcase(&primary(&select::done(results)));
+    let mut t = ReportTable::new("table5", "Table 5 · Fidelity of every feature", &[]).gloss(&[
+        "KL divergence of each feature's synthetic distribution from the real one (0 = identical); the features are ordered by their importance for predicting death.",
+        "Out-of-range share: synthetic values the schema forbids (e.g. a negative lactate), in percent.",
+        paper::DRIFT_AT_83,
+    ]);
+    t.headers = vec!["feature".into(), "importance rank".into()];
+    for d in &cells {
+        let m = method(d.spec());
+        t.headers.push(format!("KL: {m}"));
+        t.headers.push(format!("out of range %: {m}"));
+    }
+    let rank = |name: &str| {
+        results
+            .importance
+            .features
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.rank)
+    };
+    let mut features: Vec<String> = select::distinct(
+        cells
+            .iter()
+            .flat_map(|d| d.audit.fidelity.features.iter().map(|f| f.name.clone())),
+    );
+    features.sort_by_key(|f| rank(f).unwrap_or(usize::MAX));
+    for name in &features {
+        let mut row = vec![
+            name.clone(),
+            rank(name).map_or_else(|| "–".into(), |r| r.to_string()),
+        ];
+        for d in &cells {
+            let f = d.audit.fidelity.features.iter().find(|f| &f.name == name);
+            row.push(f.map_or_else(|| NOT_RUN.into(), |f| n3(f.kl)));
+            row.push(f.map_or_else(
+                || NOT_RUN.into(),
+                |f| format!("{:.1}", 100.0 * f.out_of_range_share),
+            ));
+        }
+        t.rows.push(row);
+    }
+    if cells.is_empty() {
+        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
+    }
+    t
+}
+
+/// Figure 2's numbers: strongest attack AUROC per method and feature count, with the paper's.
+pub fn attacks_by_features(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "figure2-table",
+        "Membership-inference attack AUROC by number of features",
+        &["method", "features", "attack", "attack AUROC", "membership advantage", "paper attack AUROC"],
+    )
+    .gloss(&[
+        glossary::ATTACK,
+        "Membership advantage: the attacker's best true-positive rate minus false-positive rate (0 = none, 1 = complete).",
+        paper::FIGURE2,
+    ]);
+    for p in by_feature_set(&primary(&select::done(results))) {
+        let first = p.cells[0].audit;
+        let name = strongest_attack(first).map_or_else(|| "–".into(), |a| a.name.clone());
+        let advantage = p.mean(|a| strongest_attack(a).and_then(|x| x.advantage));
+        let published_attack = p
+            .strategy()
+            .and_then(|_| paper::attack_auroc(p.feature_count));
+        t.rows.push(vec![
+            p.method.clone(),
+            p.feature_count.to_string(),
+            name,
+            n3(p.mean(attack_auroc)),
+            n3(advantage),
+            published(published_attack),
+        ]);
+    }
+    for (k, auc) in paper::ATTACK_BY_FEATURES {
+        t.rows.push(vec![
+            "LLM (paper, OpenAI o1)".into(),
+            k.to_string(),
+            "not stated".into(),
+            NOT_RUN.into(),
+            NOT_RUN.into(),
+            format!("{auc:.3}"),
+        ]);
+    }
+    t
+}
+
+/// Figure 5's numbers: feature importance on the real data, with the paper's rank.
+pub fn importance(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "figure5-table",
+        "Feature importance for in-hospital death (real data)",
+        &["rank", "feature", "gain share", "permutation (AUROC drop)", "paper rank", "known only after the outcome"],
+    )
+    .gloss(&[
+        glossary::IMPORTANCE,
+        "Permutation: how much the model's AUROC drops when the feature is shuffled (larger = more important).",
+        "Features known only after the outcome (length of stay, ventilation days) leak the answer; the paper used them, so scores that use them are optimistic.",
+        paper::FIGURE5,
+    ]);
+    for f in &results.importance.features {
+        t.rows.push(vec![
+            f.rank.to_string(),
+            f.name.clone(),
+            format!("{:.3}", f.gain_share),
+            format!("{:.4}", f.permutation),
+            paper::importance_rank(&f.name).map_or_else(|| NOT_PUBLISHED.into(), |r| r.to_string()),
+            if f.known_after_outcome {
+                "yes, leaks the outcome".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    if results.importance.features.is_empty() {
+        t.note = Some("No feature importance was computed for this study.".into());
+    }
+    t
+}
+
+/// Cross-hospital AUROC matrix on the real data.
+pub fn cross_hospital(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "cross-hospital-table",
+        "Cross-hospital AUROC (real data)",
+        &[],
+    )
+    .gloss(&[glossary::CROSS, "The paper claims generalisation across hospitals but never trains and tests on different hospitals; this matrix does."]);
+    match &results.cross_hospital {
+        Some(m) if !m.hospitals.is_empty() => {
+            t.headers = std::iter::once("trained on ↓ / tested on →".to_string())
+                .chain(m.hospitals.iter().map(|h| format!("hospital {h}")))
+                .collect();
+            for (h, row) in m.hospitals.iter().zip(&m.auroc) {
+                let mut cells = vec![format!("hospital {h}")];
+                cells.extend(row.iter().map(|x| n3(*x)));
+                t.rows.push(cells);
+            }
+        }
+        _ => {
+            t.note = Some(format!(
+                "No cross-hospital matrix: the data had no hospital (site) column, or the study did not compute one ({NOT_RUN})."
+            ))
+        }
+    }
+    t
+}
+
+/// Fairness gaps by sex and race for each method's showcase cell.
+pub fn fairness(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "fairness",
+        "Fairness gaps by sex and race",
+        &[
+            "method",
+            "features",
+            "group column",
+            "AUROC gap",
+            "KL gap",
+            "equalised-odds difference",
+            "groups (rows: real / synthetic)",
+        ],
+    )
+    .gloss(&[
+        glossary::GAPS,
+        "The paper reports only the KL within groups (Table 2), not these gaps.",
+    ]);
+    for d in showcase(&primary(&select::done(results))) {
+        let Some(f) = &d.audit.fairness else { continue };
+        for g in &f.gaps {
+            let sizes: Vec<String> = f
+                .groups
+                .iter()
+                .filter(|r| r.column == g.column)
+                .map(|r| format!("{}: {} / {}", r.value, r.real_rows, r.synthetic_rows))
+                .collect();
+            t.rows.push(vec![
+                method(d.spec()),
+                d.spec().feature_count.to_string(),
+                g.column.clone(),
+                n3(g.auroc_gap),
+                n3(g.kl_gap),
+                n3(g.equalized_odds_difference),
+                sizes.join("; "),
+            ]);
+        }
+    }
+    if t.rows.is_empty() {
+        t.note = Some(format!(
+            "No audited cell had demographic group columns and an outcome ({NOT_RUN})."
+        ));
+    }
+    t
+}
+
+/// TSTR vs TRTR with intervals, for every audited cell.
+pub fn utility(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "utility",
+        "Utility: trained on synthetic vs trained on real",
+        &[
+            "cell",
+            "TSTR AUROC [95% CI]",
+            "TRTR AUROC [95% CI]",
+            "TSTR − TRTR",
+            "TSTR AUPRC [95% CI]",
+            "within-synthetic AUROC",
+            "held-out hospitals AUROC",
+        ],
+    )
+    .gloss(&[
+        glossary::TSTR,
+        glossary::TRTR,
+        "AUPRC: area under the precision-recall curve, which weighs the rare deaths more (chance = the death rate).",
+        "Within-synthetic: trained and tested on synthetic rows (the paper's \"within\"), which can look good even when the data are useless for real patients.",
+        "Held-out hospitals: TSTR on real patients of hospitals absent from the training data (hospital splits only).",
+        glossary::CI,
+    ]);
+    for d in select::done(results) {
+        let Some(u) = &d.audit.utility else {
+            t.rows.push(vec![
+                select::cell_words(d.spec()),
+                "no outcome column".into(),
+                "–".into(),
+                "–".into(),
+                "–".into(),
+                "–".into(),
+                "–".into(),
+            ]);
+            continue;
+        };
+        let gap = u.across.auroc.zip(u.trtr.auroc).map(|(s, r)| s - r);
+        t.rows.push(vec![
+            select::cell_words(d.spec()),
+            with_ci(u.across.auroc, u.across.auroc_ci),
+            with_ci(u.trtr.auroc, u.trtr.auroc_ci),
+            gap.map_or_else(|| "–".into(), |g| format!("{g:+.3}")),
+            with_ci(u.across.auprc, u.across.auprc_ci),
+            n3(u.within.auroc),
+            n3(u.unseen_sites_pooled.as_ref().and_then(|s| s.auroc)),
+        ]);
+    }
+    if t.rows.is_empty() {
+        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
+    }
+    t
+}
+
+/// Privacy of every audited cell, with flags.
+pub fn privacy(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "privacy",
+        "Privacy: distance to real patients and membership inference",
+        &["cell", "DCR share", "exact copies %", "strongest attack", "attack AUROC", "TPR at 1% FPR", "detection AUROC", "flags"],
+    )
+    .gloss(&[
+        glossary::DCR,
+        "Exact copies: synthetic rows identical to a real training patient on every column.",
+        glossary::ATTACK,
+        "TPR at 1% FPR: share of training patients the attacker finds while wrongly accusing at most 1 in 100 others.",
+        glossary::DETECTION,
+    ]);
+    for d in select::done(results) {
+        let a = d.audit;
+        let attack = strongest_attack(a);
+        let flags = select::privacy_flags(a);
+        t.rows.push(vec![
+            select::cell_words(d.spec()),
+            n3(a.privacy.as_ref().and_then(|p| p.dcr_share)),
+            format!("{:.1}", 100.0 * a.fidelity.exact_copy_share),
+            attack.map_or_else(|| "–".into(), |x| x.name.clone()),
+            n3(attack.and_then(|x| x.auroc)),
+            n3(attack.and_then(|x| x.tpr_at_fpr_1pct)),
+            n3(a.fidelity.detection_auroc),
+            if flags.is_empty() {
+                "none".into()
+            } else {
+                flags.join("; ")
+            },
+        ]);
+    }
+    if t.rows.is_empty() {
+        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
+    }
+    t
+}
+
+/// Cost and effort of every cell, failed ones included, with a total row.
+pub fn cost(results: &StudyResults) -> ReportTable {
+    let mut t = ReportTable::new(
+        "cost",
+        "Cost, tokens and time per cell",
+        &["cell", "status", "requests", "prompt tokens", "completion tokens", "cost (US$)", "valid rows", "rejected rows", "generate (s)", "audit (s)"],
+    )
+    .gloss(&[
+        "Tokens are the units LLM providers bill by (about ¾ of a word); statistical generators use none.",
+        "Rejected rows: answers that broke the schema, repeated a row, copied a training patient or belonged to the wrong group.",
+    ]);
+    let dollars = |x: Option<f64>| x.map_or_else(|| "–".into(), |c| format!("{c:.2}"));
+    for c in &results.cells {
+        let u = &c.usage;
+        let status = match &c.status {
+            CellStatus::Done => "done".to_string(),
+            CellStatus::Failed { reason } => format!("failed: {reason}"),
+        };
+        t.rows.push(vec![
+            select::cell_words(&c.spec),
+            status,
+            u.requests.to_string(),
+            u.prompt_tokens.to_string(),
+            u.completion_tokens.to_string(),
+            dollars(u.cost_usd),
+            u.rows_valid.to_string(),
+            u.rows_rejected.to_string(),
+            format!("{:.1}", u.generate_seconds),
+            format!("{:.1}", u.audit_seconds),
+        ]);
+    }
+    if !results.cells.is_empty() {
+        let sum = |f: &dyn Fn(&crate::results::CellUsage) -> f64| {
+            results.cells.iter().map(|c| f(&c.usage)).sum::<f64>()
+        };
+        let costs: Vec<f64> = results
+            .cells
+            .iter()
+            .filter_map(|c| c.usage.cost_usd)
+            .collect();
+        t.rows.push(vec![
+            "total".into(),
+            format!("{} cells", results.cells.len()),
+            format!("{:.0}", sum(&|u| u.requests as f64)),
+            format!("{:.0}", sum(&|u| u.prompt_tokens as f64)),
+            format!("{:.0}", sum(&|u| u.completion_tokens as f64)),
+            dollars((!costs.is_empty()).then(|| costs.iter().fold(0.0, |a, b| a + b))),
+            format!("{:.0}", sum(&|u| u.rows_valid as f64)),
+            format!("{:.0}", sum(&|u| u.rows_rejected as f64)),
+            format!("{:.1}", sum(&|u| u.generate_seconds)),
+            format!("{:.1}", sum(&|u| u.audit_seconds)),
+        ]);
+    }
+    if !results.pending.is_empty() {
+        t.note = Some(format!(
+            "{} cells of the grid have not run yet: {}.",
+            results.pending.len(),
+            results.pending.join(", ")
+        ));
+    } else if results.cells.is_empty() {
+        t.note = Some("No cell has run.".into());
+    }
+    t
+}
+
+/// The summary at the top, in plain words: one sentence per finding.
+pub fn summary(results: &StudyResults) -> Vec<String> {
+    let done = select::done(results);
+    let failed = results.cells.len() - done.len();
+    let mut out = vec![format!(
+        "This study ran {} cells ({} audited, {} failed, {} not yet run) on {}: {} real training patients and {} held-out patients, of whom {:.1}% died in hospital.",
+        results.cells.len() + results.pending.len(),
+        done.len(),
+        failed,
+        results.pending.len(),
+        results.data_description,
+        results.train_rows,
+        results.holdout_rows,
+        100.0 * results.outcome_rate
+    )];
+    out.extend(fidelity_finding(&done));
+    out.extend(utility_finding(&done));
+    out.push(privacy_finding(&done));
+    let leaky: Vec<&str> = results
+        .importance
+        .features
+        .iter()
+        .filter(|f| f.known_after_outcome && f.rank <= 10)
+        .map(|f| f.name.as_str())
+        .collect();
+    if !leaky.is_empty() {
+        out.push(format!(
+            "Caution: {} rank among the 10 most important features but are known only after the outcome, so utility scores that use them are optimistic (as in the paper).",
+            leaky.join(", ")
+        ));
+    }
+    for c in &results.cells {
+        if let CellStatus::Failed { reason } = &c.status {
+            out.push(format!("Cell {} failed: {reason}.", c.spec.id));
+        }
+    }
+    out.push(paper::CONCLUSION.to_string());
+    out
+}
+
+/// Which method kept distributions best, at the feature set most methods share.
+fn fidelity_finding(done: &[Done<'_>]) -> Option<String> {
+    let pts = by_feature_set(&primary(done));
+    let counts = select::distinct(pts.iter().map(|p| p.feature_count));
+    let k = counts
+        .into_iter()
+        .max_by_key(|&k| (pts.iter().filter(|p| p.feature_count == k).count(), k))?;
+    let mut ranked: Vec<(&Point<'_>, f64)> = pts
+        .iter()
+        .filter(|p| p.feature_count == k)
+        .filter_map(|p| p.mean(kl).map(|v| (p, v)))
+        .collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (best, v) = ranked.first()?;
+    let rest: Vec<String> = ranked[1..]
+        .iter()
+        .map(|(p, v)| format!("{} {v:.3}", p.method))
+        .collect();
+    Some(format!(
+        "Distributions: with {k} features, {} kept the real data's distributions best (mean KL {v:.3}; 0 means identical){}. The paper's best LLM strategy reached 0.296 with 83 features (paper Table 1).",
+        best.method,
+        if rest.is_empty() {
+            String::new()
+        } else {
+            format!(", ahead of {}", rest.join(", "))
+        }
+    ))
+}
+
+/// The best TSTR against the TRTR ceiling.
+fn utility_finding(done: &[Done<'_>]) -> Option<String> {
+    let best = done
+        .iter()
+        .filter_map(|d| tstr(d.audit).map(|v| (d, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (d, v) = best;
+    Some(format!(
+        "Usefulness: the best mortality model trained only on synthetic patients ({}, {} features, {} rows) reached AUROC {v:.3} on real held-out patients, against {} for the same model trained on real patients (0.5 = coin toss, 1 = perfect).",
+        method(d.spec()),
+        d.spec().feature_count,
+        d.spec().rows,
+        n3(trtr(d.audit))
+    ))
+}
+
+/// Privacy flags over all cells.
+fn privacy_finding(done: &[Done<'_>]) -> String {
+    let flagged: Vec<String> = done
+        .iter()
+        .filter_map(|d| {
+            let flags = select::privacy_flags(d.audit);
+            (!flags.is_empty())
+                .then(|| format!("{} ({})", select::cell_words(d.spec()), flags.join(", ")))
+        })
+        .collect();
+    let strongest = done
+        .iter()
+        .filter_map(|d| attack_auroc(d.audit))
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    if flagged.is_empty() {
+        format!(
+            "Privacy: no cell raised a flag; the strongest membership attack reached AUROC {} (0.5 means the attacker cannot tell who was in the training data; flags start at {:.1}).",
+            n3(strongest),
+            select::ATTACK_FLAG
+        )
+    } else {
+        format!(
+            "Privacy risk: {} of {} audited cells raised a flag: {}.",
+            flagged.len(),
+            done.len(),
+            flagged.join("; ")
+        )
+    }
+}
+
+/// Every table, in report order.
+pub fn all_tables(results: &StudyResults) -> Vec<ReportTable> {
+    vec![
+        table1(results),
+        table2(results),
+        table3(results),
+        table4(results),
+        table5(results),
+        attacks_by_features(results),
+        importance(results),
+        cross_hospital(results),
+        fairness(results),
+        utility(results),
+        privacy(results),
+        cost(results),
+    ]
+}
