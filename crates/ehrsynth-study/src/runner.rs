@@ -234,37 +234,10 @@ pub fn run_study(config: &StudyConfig, options: &RunOptions) -> Result<StudyOutc
 
 /// The report and the summary of `results`: the one place where the runner calls the report.
 pub fn render_reports(results: &StudyResults) -> (String, String) {
-    stand_in_report(results)
-}
-
-/// Stand-in until the report module (`crate::report`) lands: a plain HTML page and a Markdown
-/// list of the cells with their mean KL.
-fn stand_in_report(results: &StudyResults) -> (String, String) {
-    let escape = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let mut html = format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>{0}</title><h1>{0}</h1><p>{1}</p><table>",
-        escape(&results.title),
-        escape(&results.data_description)
-    );
-    let mut markdown = format!("# {}\n\n{}\n\n", results.title, results.data_description);
-    for cell in &results.cells {
-        let kl = cell
-            .audit
-            .as_ref()
-            .and_then(|a| a.fidelity.kl_mean)
-            .map_or_else(|| "n/a".to_string(), |k| format!("{k:.3}"));
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{kl}</td></tr>",
-            escape(&cell.spec.id)
-        ));
-        markdown.push_str(&format!("- {}: mean KL {kl}\n", cell.spec.id));
-    }
-    html.push_str("</table>");
-    (html, markdown)
+    (
+        crate::report::render_html(results),
+        crate::report::render_markdown(results),
+    )
 }
 
 /// Writes results.json, results.csv, results.parquet, report.html and summary.md.
