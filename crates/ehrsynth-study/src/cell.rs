@@ -149,14 +149,13 @@ fn llm_usage(generator: &LlmGenerator, journal: &Path, usage: &mut CellUsage) {
 /// Runs one cell; never fails: a failure is recorded in the result's status.
 pub fn run_cell(plan: &CellPlan, context: &CellContext, progress: &dyn Progress) -> CellResult {
     let mut usage = CellUsage::default();
-    let mut spec = plan.spec.clone();
-    let outcome = run_cell_inner(plan, context, progress, &mut usage, &mut spec);
+    let outcome = run_cell_inner(plan, context, progress, &mut usage);
     let (status, audit, distributions) = match outcome {
         Ok((audit, distributions)) => (CellStatus::Done, Some(audit), distributions),
         Err(reason) => (CellStatus::Failed { reason }, None, Vec::new()),
     };
     CellResult {
-        spec,
+        spec: plan.spec.clone(),
         status,
         usage,
         audit,
@@ -174,7 +173,6 @@ fn run_cell_inner(
     context: &CellContext,
     progress: &dyn Progress,
     usage: &mut CellUsage,
-    spec: &mut crate::results::CellSpec,
 ) -> Result<Audited, String> {
     let config = context.config;
     let entry = &config.generators[plan.generator];
@@ -185,8 +183,6 @@ fn run_cell_inner(
         context.ranking,
         config.audit.keep_group_columns,
     )?;
-    // The predictors actually modelled: the feature set plus any kept group columns.
-    spec.feature_count = schema.columns().len() - 1;
     let names = schema.names();
     let train = context
         .split

@@ -266,9 +266,32 @@ fn a_study_writes_one_row_per_cell_resumes_without_recomputing_and_records_failu
         .iter()
         .find(|c| c.spec.feature_set == "top4")
         .unwrap();
+    // The feature count is the feature set's size; the table also keeps the group columns.
     let audit = top.audit.as_ref().unwrap();
-    assert!(audit.columns.iter().any(|c| c == "is_female"));
-    assert_eq!(top.spec.feature_count, audit.columns.len() - 1);
+    assert_eq!(top.spec.feature_count, 4);
+    let ranked: Vec<&str> = results
+        .importance
+        .features
+        .iter()
+        .take(4)
+        .map(|f| f.name.as_str())
+        .collect();
+    for column in ranked
+        .iter()
+        .copied()
+        .chain(["is_female", "race_black", "death"])
+    {
+        assert!(
+            audit.columns.iter().any(|c| c == column),
+            "{column} in {:?}",
+            audit.columns
+        );
+    }
+    let groups = 5 - ranked
+        .iter()
+        .filter(|f| f.starts_with("race_") || **f == "is_female")
+        .count();
+    assert_eq!(audit.columns.len(), 4 + groups + 1);
     assert_eq!(results.importance.features.len(), 80);
     let matrix = results
         .cross_hospital

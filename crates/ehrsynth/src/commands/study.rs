@@ -10,6 +10,7 @@ use clap::Args;
 use ehrsynth_gen::llm::engine::{Price, estimate};
 use ehrsynth_study::config::GeneratorKind;
 use ehrsynth_study::grid::{CellPlan, expand, matches_pattern};
+use ehrsynth_study::journal::StudyJournal;
 use ehrsynth_study::llm::is_paid;
 use ehrsynth_study::results::{CellResult, CellStatus};
 use ehrsynth_study::{Observer, RunOptions, StudyConfig, run_study};
@@ -164,7 +165,24 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             bail!("--only '{pattern}' matches no cell of the grid");
         }
     }
-    let (paid_cells, requests, tokens, cost) = paid_estimate(&config, &plans);
+    // Cells the journal already holds cost nothing again.
+    let journal_path = out.join("study.sqlite");
+    let unfinished: Vec<CellPlan> = if journal_path.is_file() {
+        let journal = StudyJournal::open(&journal_path)?;
+        let mut left = Vec::new();
+        for plan in &plans {
+            if journal
+                .finished(&plan.spec.id, &plan.config_hash)?
+                .is_none()
+            {
+                left.push(plan.clone());
+            }
+        }
+        left
+    } else {
+        plans.clone()
+    };
+    let (paid_cells, requests, tokens, cost) = paid_estimate(&config, &unfinished);
     eprintln!(
         "{}: {} cells -> {}",
         config.title,
@@ -179,8 +197,8 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     if paid_cells > 0 {
         eprintln!(
             "estimate for the {paid_cells} paid-provider cells: about {requests} requests, {tokens} tokens, ${cost:.2} \
-             (a rough guess: prompts of ~{PROMPT_CHARS_PER_COLUMN} characters per column, 80% of rows valid; \
-             cells already finished cost nothing again){}",
+             (a rough guess: prompts of ~{PROMPT_CHARS_PER_COLUMN} characters per column, 80% of rows valid, \
+             reasoning tokens not counted){}",
             config
                 .budget
                 .max_cost_usd
