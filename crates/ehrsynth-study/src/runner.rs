@@ -218,10 +218,16 @@ pub fn run_study(config: &StudyConfig, options: &RunOptions) -> Result<StudyOutc
                 (result, true)
             }
         };
-        observer.cell_finished(index, &result, was_computed);
         results.pending.retain(|id| *id != result.spec.id);
         results.cells.push(result);
-        write_results(out, &results)?;
+        // Written before the cell is announced: a cell reported finished is on disk. (Cells
+        // from the journal are already there; the loop's end writes them all once.)
+        if was_computed {
+            write_results(out, &results)?;
+        }
+        if let Some(last) = results.cells.last() {
+            observer.cell_finished(index, last, was_computed);
+        }
     }
     write_results(out, &results)?;
     Ok(StudyOutcome {
