@@ -58,6 +58,8 @@ pub mod glossary {
     pub const TSTR: &str = "TSTR AUROC (the paper's \"across\"): a mortality model trained only on synthetic rows, tested on real held-out patients (0.5 = coin toss, 1 = perfect).";
     /// TRTR.
     pub const TRTR: &str = "TRTR AUROC: the same model trained on the real training patients instead, the ceiling synthetic data can reach.";
+    /// Paper columns.
+    pub const PAPER_COLUMNS: &str = "Tinted columns hold the paper's published numbers (— = the paper did not report this method or setting).";
     /// CI.
     pub const CI: &str = "Brackets hold 95% bootstrap confidence intervals (shown for single-seed cells; several seeds show their mean).";
     /// MIA.
@@ -123,7 +125,13 @@ pub fn table1(results: &StudyResults) -> ReportTable {
             "TRTR AUROC (real data)",
         ],
     )
-    .gloss(&[glossary::TSTR, glossary::KL, glossary::TRTR, paper::TABLE1]);
+    .gloss(&[
+        glossary::TSTR,
+        glossary::KL,
+        glossary::TRTR,
+        glossary::PAPER_COLUMNS,
+        paper::TABLE1,
+    ]);
     let done = primary(&select::done(results));
     let all: Vec<Done<'_>> = done
         .iter()
@@ -149,7 +157,7 @@ pub fn table1(results: &StudyResults) -> ReportTable {
         if !pts.iter().any(|p| p.strategy() == Some(strategy)) {
             t.rows.push(vec![
                 paper_method(strategy),
-                "82".into(),
+                "83 columns".into(),
                 "1000".into(),
                 NOT_RUN.into(),
                 NOT_RUN.into(),
@@ -266,6 +274,7 @@ pub fn table3(results: &StudyResults) -> ReportTable {
         glossary::TSTR,
         glossary::KL,
         glossary::ATTACK,
+        glossary::PAPER_COLUMNS,
         paper::TABLE3,
     ]);
     let pts = by_feature_set(&primary(&select::done(results)));
@@ -276,7 +285,7 @@ pub fn table3(results: &StudyResults) -> ReportTable {
             .flatten();
         let published_attack = p
             .strategy()
-            .and_then(|_| paper::attack_auroc(p.feature_count));
+            .and_then(|_| paper::attack_auroc(select::paper_feature_count(p)));
         t.rows.push(vec![
             p.method.clone(),
             p.feature_set.clone(),
@@ -337,6 +346,7 @@ pub fn table4(results: &StudyResults) -> ReportTable {
         "More synthetic rows usually give a better model and closer distributions, at a higher cost for LLM generators.",
         glossary::TSTR,
         glossary::KL,
+        glossary::PAPER_COLUMNS,
         paper::TABLE4,
     ]);
     let all = points(&primary(&select::done(results)));
@@ -445,6 +455,7 @@ pub fn attacks_by_features(results: &StudyResults) -> ReportTable {
     .gloss(&[
         glossary::ATTACK,
         "Membership advantage: the attacker's best true-positive rate minus false-positive rate (0 = none, 1 = complete).",
+        glossary::PAPER_COLUMNS,
         paper::FIGURE2,
     ]);
     for p in by_feature_set(&primary(&select::done(results))) {
@@ -453,7 +464,7 @@ pub fn attacks_by_features(results: &StudyResults) -> ReportTable {
         let advantage = p.mean(|a| strongest_attack(a).and_then(|x| x.advantage));
         let published_attack = p
             .strategy()
-            .and_then(|_| paper::attack_auroc(p.feature_count));
+            .and_then(|_| paper::attack_auroc(select::paper_feature_count(&p)));
         t.rows.push(vec![
             p.method.clone(),
             p.feature_count.to_string(),
@@ -495,7 +506,8 @@ pub fn importance(results: &StudyResults) -> ReportTable {
             f.name.clone(),
             format!("{:.3}", f.gain_share),
             format!("{:.4}", f.permutation),
-            paper::importance_rank(&f.name).map_or_else(|| NOT_PUBLISHED.into(), |r| r.to_string()),
+            paper::importance_rank(&f.name)
+                .map_or_else(|| "not in its top 20".into(), |r| r.to_string()),
             if f.known_after_outcome {
                 "yes, leaks the outcome".into()
             } else {
@@ -741,6 +753,19 @@ pub fn cost(results: &StudyResults) -> ReportTable {
     t
 }
 
+/// A count with thousands separators: 12,345.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The summary at the top, in plain words: one sentence per finding.
 pub fn summary(results: &StudyResults) -> Vec<String> {
     let done = select::done(results);
@@ -752,8 +777,8 @@ pub fn summary(results: &StudyResults) -> Vec<String> {
         failed,
         results.pending.len(),
         results.data_description,
-        results.train_rows,
-        results.holdout_rows,
+        thousands(results.train_rows),
+        thousands(results.holdout_rows),
         100.0 * results.outcome_rate
     )];
     out.extend(fidelity_finding(&done));

@@ -239,6 +239,15 @@ fn write_report_writes_both_files() {
 }
 
 #[test]
+fn counts_get_thousands_separators() {
+    use super::tables::thousands;
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(88_857), "88,857");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}
+
+#[test]
 fn slices_prefer_the_papers_sample_size() {
     assert_eq!(closest_to_paper([400, 5000, 1000]), Some(1000));
     assert_eq!(closest_to_paper([500, 1500]), Some(1500));
