@@ -44,6 +44,14 @@ impl ReportTable {
         }
     }
 
+    /// Says why the table has no rows of ours, when it has none.
+    fn note_if_empty(mut self, why: &str) -> Self {
+        if self.rows.is_empty() {
+            self.note = Some(format!("{why} ({NOT_RUN})."));
+        }
+        self
+    }
+
     fn gloss(mut self, sentences: &[&str]) -> Self {
         self.gloss = sentences.iter().map(|s| s.to_string()).collect();
         self
@@ -439,10 +447,7 @@ pub fn table5(results: &StudyResults) -> ReportTable {
         }
         t.rows.push(row);
     }
-    if cells.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Figure 2's numbers: strongest attack AUROC per method and feature count, with the paper's.
@@ -588,12 +593,7 @@ pub fn fairness(results: &StudyResults) -> ReportTable {
             ]);
         }
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!(
-            "No audited cell had demographic group columns and an outcome ({NOT_RUN})."
-        ));
-    }
-    t
+    t.note_if_empty("No audited cell had demographic group columns and an outcome")
 }
 
 /// TSTR vs TRTR with intervals, for every audited cell.
@@ -643,10 +643,7 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             n3(u.unseen_sites_pooled.as_ref().and_then(|s| s.auroc)),
         ]);
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Privacy of every audited cell, with flags.
@@ -682,10 +679,7 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
             },
         ]);
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Cost and effort of every cell, failed ones included, with a total row.
