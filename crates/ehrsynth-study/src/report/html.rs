@@ -23,12 +23,12 @@ table{border-collapse:collapse;margin:10px 0;font-size:13px}\
 th{background:#eef1f4;text-align:left;padding:5px 8px;border-bottom:2px solid #cfd5db;vertical-align:bottom}\
 td{padding:4px 8px;border-bottom:1px solid #e6e9ed;vertical-align:top}tr:nth-child(even) td{background:#fafbfc}\
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
-th.paper,td.paper{background:#f3efe6!important;color:#5b4a1f}td.nr{color:#9099a3;font-style:italic}\
+td.flag{background:#fdecea!important;color:#8a1c13}th.paper,td.paper{background:#f3efe6!important;color:#5b4a1f}td.nr{color:#9099a3;font-style:italic}\
 .kpis{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.kpi{background:#f2f6fb;border-radius:6px;padding:10px 14px;min-width:170px}\
 .kpi b{display:block;font-size:24px;font-variant-numeric:tabular-nums}.kpi span{font-size:12.5px;color:#4a5561}\
 .kpi.flag{background:#fdecea}.summary li{margin:4px 0}\
 .legend span{margin-right:16px;font-size:13px;white-space:nowrap}.legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-1px}\
-.tick{font-size:10.5px;fill:#444}.axis{font-size:12px;fill:#222}.cellv{font-size:11px;fill:#fff;font-weight:600}\
+.tick{font-size:10.5px;fill:#444}.axis{font-size:12px;fill:#222}.cellv{font-size:11px;font-weight:600}\
 .panels{display:flex;flex-wrap:wrap;gap:6px}.panel{margin:0;text-align:center;font-size:12px}\
 .dists{display:grid;grid-template-columns:repeat(auto-fill,minmax(186px,1fr));gap:4px 8px}\
 .dist{margin:0}.dist figcaption{font-size:12px;font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}\
@@ -50,20 +50,22 @@ fn cell_class(text: &str, paper: bool) -> &'static str {
     }
 }
 
-/// A table's rows as HTML; `bar_column` gets an inline bar scaled to its largest value.
+/// A table's rows as HTML; `bar_column` gets an inline bar (scaled to its largest value) in a
+/// column of its own right after it. Non-empty cells of a "flags" column are tinted.
 fn table_html(t: &ReportTable, bar_column: Option<usize>) -> String {
     let mut h = String::from("<table><thead><tr>");
     let paper_cols: Vec<bool> = t.headers.iter().map(|x| x.starts_with("paper")).collect();
-    for (head, &is_paper) in t.headers.iter().zip(&paper_cols) {
+    let flag_col = t.headers.iter().position(|x| x == "flags");
+    for (i, (head, &is_paper)) in t.headers.iter().zip(&paper_cols).enumerate() {
         let _ = write!(
             h,
             "<th{}>{}</th>",
             if is_paper { " class=\"paper\"" } else { "" },
             esc(head)
         );
-    }
-    if bar_column.is_some() {
-        h.push_str("<th></th>");
+        if bar_column == Some(i) {
+            h.push_str("<th></th>");
+        }
     }
     h.push_str("</tr></thead><tbody>");
     let max = bar_column.map_or(0.0, |c| {
@@ -75,15 +77,16 @@ fn table_html(t: &ReportTable, bar_column: Option<usize>) -> String {
     for row in &t.rows {
         h.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = cell_class(cell, paper_cols.get(i).copied().unwrap_or(false));
+            let class = if flag_col == Some(i) && cell != "none" {
+                "flag"
+            } else {
+                cell_class(cell, paper_cols.get(i).copied().unwrap_or(false))
+            };
             let _ = write!(h, "<td class=\"{class}\">{}</td>", esc(cell));
-        }
-        if let Some(c) = bar_column {
-            let v = row
-                .get(c)
-                .and_then(|x| x.parse::<f64>().ok())
-                .unwrap_or(0.0);
-            let _ = write!(h, "<td>{}</td>", svg::inline_bar(v, max, svg::SYNTHETIC));
+            if bar_column == Some(i) {
+                let v = cell.parse::<f64>().unwrap_or(0.0);
+                let _ = write!(h, "<td>{}</td>", svg::inline_bar(v, max, svg::SYNTHETIC));
+            }
         }
         h.push_str("</tr>");
     }
@@ -122,6 +125,11 @@ fn kpi(value: String, label: &str, flag: bool) -> String {
     )
 }
 
+/// "Gaussian copula, 5 features": a KPI's source.
+fn method_and_size(d: &Done<'_>) -> String {
+    format!("{}, {} features", method(d.spec()), d.spec().feature_count)
+}
+
 fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
     let best_kl = done
         .iter()
@@ -157,7 +165,7 @@ fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
         tables::n3(best_kl.map(|x| x.1)),
         &format!(
             "lowest mean KL ({})",
-            best_kl.map_or("none".into(), |(d, _)| method(d.spec()))
+            best_kl.map_or("none".into(), |(d, _)| method_and_size(d))
         ),
         false,
     ));
@@ -165,7 +173,7 @@ fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
         tables::n3(best_tstr.map(|x| x.1)),
         &format!(
             "best AUROC trained on synthetic ({})",
-            best_tstr.map_or("none".into(), |(d, _)| method(d.spec()))
+            best_tstr.map_or("none".into(), |(d, _)| method_and_size(d))
         ),
         false,
     ));
@@ -191,13 +199,13 @@ fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
 /// Figure 2: strongest attack AUROC by feature count, ours and the paper's.
 fn figure2(results: &StudyResults) -> String {
     let pts = by_feature_set(&primary(&select::done(results)));
+    // Our "all" feature set stands where the paper's 83 columns stand.
     let mut counts: Vec<usize> = select::distinct(
         pts.iter()
-            .map(|p| p.feature_count)
+            .map(select::paper_feature_count)
             .chain(paper::ATTACK_BY_FEATURES.iter().map(|x| x.0)),
     );
     counts.sort_unstable();
-    counts.dedup_by(|a, b| *a == 83 && *b == 82 || a == b);
     let methods = select::distinct(pts.iter().map(|p| p.method.clone()));
     let mut series: Vec<Series> = methods
         .iter()
@@ -208,7 +216,7 @@ fn figure2(results: &StudyResults) -> String {
                 .iter()
                 .map(|&k| {
                     pts.iter()
-                        .find(|p| &p.method == m && p.feature_count == k)
+                        .find(|p| &p.method == m && select::paper_feature_count(p) == k)
                         .and_then(|p| p.mean(select::attack_auroc))
                 })
                 .collect(),
@@ -221,7 +229,18 @@ fn figure2(results: &StudyResults) -> String {
         colour: svg::PAPER,
     });
     let legend: Vec<(String, &str)> = series.iter().map(|s| (s.label.clone(), s.colour)).collect();
-    let categories: Vec<String> = counts.iter().map(|k| format!("{k} features")).collect();
+    let all_count = pts
+        .iter()
+        .find(|p| p.feature_set == "all")
+        .map(|p| p.feature_count);
+    let categories: Vec<String> = counts
+        .iter()
+        .map(|&k| match all_count {
+            Some(ours) if k == select::ALL_FEATURES => format!("all ({ours}; paper 83)"),
+            _ if k == select::ALL_FEATURES => "all (paper 83)".to_string(),
+            _ => format!("{k} features"),
+        })
+        .collect();
     format!(
         "{}{}",
         svg::legend(&legend),
@@ -329,7 +348,7 @@ fn figure4(results: &StudyResults) -> String {
         );
     }
     format!(
-        "<section id=\"figure4\" data-check=\"figure4\"><h2>Figure 4 · Real vs synthetic distribution of every feature</h2><p class=\"gloss\">For each method, the cell with the most features: the share of patients per value range, real patients in grey, synthetic in blue; the first and last range are written under each chart, and the last bar is the share missing. {}</p><p class=\"gloss\">{}</p>{}{body}</section>",
+        "<section id=\"figure4\" data-check=\"figure4\"><h2>Figure 4 · Real vs synthetic distribution of every feature</h2><p class=\"gloss\">For each method, the cell with the most features: the share of patients per value range, real patients in grey, synthetic in blue; the lowest and highest values are written under each chart, and a bar set apart on the right is the share missing. {}</p><p class=\"gloss\">{}</p>{}{body}</section>",
         esc(glossary::KL),
         esc(paper::DRIFT_AT_83),
         svg::legend(&[
@@ -342,14 +361,9 @@ fn figure4(results: &StudyResults) -> String {
 fn cross_hospital_figure(results: &StudyResults) -> String {
     match &results.cross_hospital {
         Some(m) if !m.hospitals.is_empty() => {
-            let labels: Vec<String> = m
-                .hospitals
-                .iter()
-                .map(|h| format!("hospital {h}"))
-                .collect();
             format!(
-                "<p class=\"gloss\">Colour: red = 0.5 (no better than chance), green = 1 (perfect).</p>{}",
-                svg::heatmap(&labels, &m.auroc)
+                "<p class=\"gloss\">Colour: pale = 0.5 (no better than chance), dark blue = 1 (perfect); grey n/a = not computable (a hospital with one outcome only).</p>{}",
+                svg::heatmap(&m.hospitals, &m.auroc)
             )
         }
         _ => String::new(),

@@ -111,9 +111,8 @@ pub fn by_rows(rows: usize) -> Option<(f64, f64)> {
         .map(|&(_, a, k)| (a, k))
 }
 
-/// Published attack AUROC at a feature count (Figure 2; 82 or 83 both mean "all").
+/// Published attack AUROC at a feature count (Figure 2; 83 = all features).
 pub fn attack_auroc(features: usize) -> Option<f64> {
-    let features = if features == 82 { 83 } else { features };
     ATTACK_BY_FEATURES
         .iter()
         .find(|(k, _)| *k == features)

@@ -162,6 +162,18 @@ pub fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
+/// The paper's count for "all features" (its tables say 83 columns).
+pub const ALL_FEATURES: usize = 83;
+
+/// The feature count under which the paper reports a point: 83 for the `all` set.
+pub fn paper_feature_count(p: &Point<'_>) -> usize {
+    if p.feature_set == "all" {
+        ALL_FEATURES
+    } else {
+        p.feature_count
+    }
+}
+
 /// Groups cells into points (method × feature set × rows), in grid order.
 pub fn points<'a>(cells: &[Done<'a>]) -> Vec<Point<'a>> {
     let mut out: Vec<Point<'a>> = Vec::new();

@@ -63,7 +63,9 @@ pub fn grouped_bars(
     y_label: &str,
 ) -> String {
     let (plot_h, group_w, left, top) = (220.0, 40.0 + 22.0 * series.len() as f64, 50.0, 10.0);
-    let width = left + group_w * categories.len().max(1) as f64 + 10.0;
+    let plot_end = left + group_w * categories.len().max(1) as f64;
+    // Room on the right for the reference line's label.
+    let width = plot_end + 150.0;
     let y = |v: f64| top + plot_h * (1.0 - (v / y_max).clamp(0.0, 1.0));
     let mut s = format!(
         "<svg class=\"chart\" width=\"{width:.0}\" height=\"{:.0}\" viewBox=\"0 0 {width:.0} {:.0}\" role=\"img\" aria-label=\"{}\">",
@@ -75,8 +77,7 @@ pub fn grouped_bars(
         let v = y_max * tick as f64 / 4.0;
         let _ = write!(
             s,
-            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/><text x=\"{:.0}\" y=\"{:.1}\" class=\"tick\" text-anchor=\"end\">{v:.2}</text>",
-            width - 10.0,
+            "<line x1=\"{left}\" x2=\"{plot_end:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/><text x=\"{:.0}\" y=\"{:.1}\" class=\"tick\" text-anchor=\"end\">{v:.2}</text>",
             left - 4.0,
             y(v) + 4.0,
             y = y(v)
@@ -118,19 +119,17 @@ pub fn grouped_bars(
     if let Some((v, label)) = reference {
         let _ = write!(
             s,
-            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#b00\" stroke-dasharray=\"5 3\"/><text x=\"{:.0}\" y=\"{:.1}\" class=\"tick\" text-anchor=\"end\" fill=\"#b00\">{}</text>",
-            width - 10.0,
-            width - 12.0,
-            y(v) - 4.0,
+            "<line x1=\"{left}\" x2=\"{plot_end:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#b00\" stroke-dasharray=\"5 3\"/><text x=\"{:.0}\" y=\"{:.1}\" class=\"tick\" fill=\"#b00\">{}</text>",
+            plot_end + 4.0,
+            y(v) + 4.0,
             esc(label),
             y = y(v)
         );
     }
     let _ = write!(
         s,
-        "<line x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{:.0}\" stroke=\"#555\"/><line x1=\"{left}\" x2=\"{:.0}\" y1=\"{b:.0}\" y2=\"{b:.0}\" stroke=\"#555\"/><text x=\"{left}\" y=\"{:.0}\" class=\"axis\">{}</text></svg>",
+        "<line x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{:.0}\" stroke=\"#555\"/><line x1=\"{left}\" x2=\"{plot_end:.0}\" y1=\"{b:.0}\" y2=\"{b:.0}\" stroke=\"#555\"/><text x=\"{left}\" y=\"{:.0}\" class=\"axis\">{}</text></svg>",
         top + plot_h,
-        width - 10.0,
         top + plot_h + 40.0,
         esc(y_label),
         b = top + plot_h
@@ -168,25 +167,32 @@ pub fn roc_panel(title: &str, curves: &[Curve<'_>]) -> String {
     s
 }
 
-/// Colour of an AUROC in the heatmap: red at 0.5 (chance) to green at 1.
-fn heat(v: f64) -> String {
+/// Colour of an AUROC in the heatmap, pale at 0.5 (chance) to dark blue at 1, and whether the
+/// value written on it should be white.
+fn heat(v: f64) -> (String, bool) {
     let t = ((v - 0.5) / 0.5).clamp(0.0, 1.0);
-    let (r, g, b) = (
-        (215.0 + (26.0 - 215.0) * t) as u8,
-        (48.0 + (152.0 - 48.0) * t) as u8,
-        (39.0 + (80.0 - 39.0) * t) as u8,
-    );
-    format!("rgb({r},{g},{b})")
+    let mix = |pale: f64, dark: f64| (pale + (dark - pale) * t) as u8;
+    (
+        format!(
+            "rgb({},{},{})",
+            mix(239.0, 8.0),
+            mix(243.0, 48.0),
+            mix(255.0, 107.0)
+        ),
+        t > 0.45,
+    )
 }
 
 /// A square matrix of AUROCs with row and column labels, values written in the cells.
 pub fn heatmap(labels: &[String], values: &[Vec<Option<f64>>]) -> String {
-    let (cell, left, top) = (46.0, 90.0, 70.0);
+    let (cell, left, top) = (50.0, 110.0, 80.0);
     let n = labels.len() as f64;
-    let side_w = left + cell * n + 10.0;
+    let side_w = left + cell * n + 60.0;
     let side_h = top + cell * n + 10.0;
     let mut s = format!(
-        "<svg class=\"chart\" width=\"{side_w:.0}\" height=\"{side_h:.0}\" viewBox=\"0 0 {side_w:.0} {side_h:.0}\" role=\"img\" aria-label=\"cross-hospital AUROC\">"
+        "<svg class=\"chart\" width=\"{side_w:.0}\" height=\"{side_h:.0}\" viewBox=\"0 0 {side_w:.0} {side_h:.0}\" role=\"img\" aria-label=\"cross-hospital AUROC\"><text x=\"{:.0}\" y=\"14\" class=\"axis\" text-anchor=\"middle\">tested on hospital →</text><text x=\"4\" y=\"{:.0}\" class=\"axis\">trained on ↓</text>",
+        left + cell * n / 2.0,
+        top - 8.0
     );
     for (i, label) in labels.iter().enumerate() {
         let c = left + cell * i as f64 + cell / 2.0;
@@ -204,15 +210,16 @@ pub fn heatmap(labels: &[String], values: &[Vec<Option<f64>>]) -> String {
     for (i, row) in values.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             let (x, y) = (left + cell * j as f64, top + cell * i as f64);
-            let (fill, text) = match v {
+            let ((fill, white), text) = match v {
                 Some(v) => (heat(*v), format!("{v:.2}")),
-                None => ("#eee".to_string(), "n/a".to_string()),
+                None => (("#eee".to_string(), false), "n/a".to_string()),
             };
             let _ = write!(
                 s,
-                "<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{cell}\" height=\"{cell}\" fill=\"{fill}\" stroke=\"#fff\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"cellv\" text-anchor=\"middle\">{text}</text>",
+                "<rect x=\"{x:.0}\" y=\"{y:.0}\" width=\"{cell}\" height=\"{cell}\" fill=\"{fill}\" stroke=\"#fff\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"cellv\" text-anchor=\"middle\" fill=\"{}\">{text}</text>",
                 x + cell / 2.0,
-                y + cell / 2.0 + 4.0
+                y + cell / 2.0 + 4.0,
+                if white { "#fff" } else { "#1d232a" }
             );
         }
     }
@@ -246,7 +253,31 @@ fn bars_path(
     d
 }
 
-/// A small paired histogram: real (grey) and synthetic (blue) shares per bin, KL in the title.
+/// A bin label's bounds: `[a, b)` gives (a, b); anything else is its own text on both sides.
+fn bounds(label: &str) -> (String, String) {
+    let inner = label.trim_start_matches('[').trim_end_matches([')', ']']);
+    match inner.split_once(',') {
+        Some((a, b)) => match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) => (compact(a), compact(b)),
+            _ => (label.to_string(), label.to_string()),
+        },
+        None => (label.to_string(), label.to_string()),
+    }
+}
+
+/// A number with as few digits as its size needs (3 significant digits, at least).
+fn compact(x: f64) -> String {
+    let digits = match x.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
+    };
+    format!("{x:.digits$}")
+}
+
+/// A small paired histogram: real (grey) and synthetic (blue) shares per bin; a final `missing`
+/// bin is drawn apart, after a gap. The value range is written under the bars.
 pub fn paired_histogram(
     name: &str,
     bins: &[String],
@@ -254,28 +285,68 @@ pub fn paired_histogram(
     synthetic: &[f64],
     note: &str,
 ) -> String {
-    let (w, h, plot_h) = (180.0, 92.0, 64.0);
-    let n = bins.len().max(1) as f64;
-    let slot = (w - 8.0) / n;
+    let (w, h, plot_h) = (180.0, 96.0, 64.0);
+    let has_missing = bins.last().is_some_and(|b| b == "missing");
+    let values = bins.len() - usize::from(has_missing);
+    let slots = values as f64 + if has_missing { 1.6 } else { 0.0 };
+    let slot = (w - 8.0) / slots.max(1.0);
     let bar = (slot / 2.0 - 0.5).max(0.6);
     let top = real.iter().chain(synthetic).copied().fold(0.0, f64::max);
     let base = 4.0 + plot_h;
-    let first = bins.first().map_or("", String::as_str);
-    let last = bins.last().map_or("", String::as_str);
+    let draw = |shares: &[f64], offset: f64| {
+        let mut d = bars_path(
+            &shares[..values.min(shares.len())],
+            4.0 + offset,
+            slot,
+            bar,
+            base,
+            plot_h,
+            top,
+        );
+        if has_missing && shares.len() > values {
+            d.push_str(&bars_path(
+                &shares[values..],
+                4.0 + offset + slot * (values as f64 + 0.6),
+                slot,
+                bar,
+                base,
+                plot_h,
+                top,
+            ));
+        }
+        d
+    };
+    let low = bins
+        .first()
+        .map_or((String::new(), String::new()), |b| bounds(b))
+        .0;
+    let high = bins
+        .get(values.saturating_sub(1))
+        .map_or((String::new(), String::new()), |b| bounds(b))
+        .1;
+    let range_end = 4.0 + slot * values as f64;
+    let missing_label = if has_missing {
+        format!(
+            "<text x=\"{:.0}\" y=\"{:.0}\" class=\"tick\" text-anchor=\"end\">missing</text>",
+            w - 2.0,
+            base + 26.0
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<figure class=\"dist\"><figcaption title=\"{}\">{}<small>{}</small></figcaption><svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\"><path d=\"{}\" fill=\"{REAL}\"/><path d=\"{}\" fill=\"{SYNTHETIC}\"/><line x1=\"2\" x2=\"{:.0}\" y1=\"{base}\" y2=\"{base}\" stroke=\"#777\"/><text x=\"3\" y=\"{:.0}\" class=\"tick\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" class=\"tick\" text-anchor=\"end\">{}</text></svg></figure>",
+        "<figure class=\"dist\"><figcaption title=\"{}\">{}<small>{}</small></figcaption><svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\"><path d=\"{}\" fill=\"{REAL}\"/><path d=\"{}\" fill=\"{SYNTHETIC}\"/><line x1=\"2\" x2=\"{:.0}\" y1=\"{base}\" y2=\"{base}\" stroke=\"#777\"/><text x=\"3\" y=\"{:.0}\" class=\"tick\">{}</text><text x=\"{range_end:.0}\" y=\"{:.0}\" class=\"tick\" text-anchor=\"end\">{}</text>{missing_label}</svg></figure>",
         esc(name),
         esc(name),
         esc(note),
         esc(name),
-        bars_path(real, 4.0, slot, bar, base, plot_h, top),
-        bars_path(synthetic, 4.0 + bar, slot, bar, base, plot_h, top),
+        draw(real, 0.0),
+        draw(synthetic, bar),
         w - 2.0,
-        base + 14.0,
-        esc(&shorten(first, 16)),
-        w - 3.0,
-        base + 24.0,
-        esc(&shorten(last, 16)),
+        base + 13.0,
+        esc(&shorten(&low, 14)),
+        base + 13.0,
+        esc(&shorten(&high, 14)),
     )
 }
 
@@ -301,7 +372,7 @@ pub struct ForestRow {
 
 /// Dots with interval whiskers on a 0.4..1 AUROC axis, with a reference tick per row.
 pub fn forest(rows: &[ForestRow]) -> String {
-    let (label_w, plot_w, row_h, top) = (330.0, 420.0, 22.0, 24.0);
+    let (label_w, plot_w, row_h, top) = (420.0, 420.0, 22.0, 24.0);
     let (lo, hi) = (0.4, 1.0);
     let x = |v: f64| label_w + plot_w * ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
     let height = top + row_h * rows.len() as f64 + 30.0;
@@ -326,7 +397,7 @@ pub fn forest(rows: &[ForestRow]) -> String {
             "<text x=\"{:.0}\" y=\"{:.1}\" class=\"tick\" text-anchor=\"end\">{}</text>",
             label_w - 8.0,
             y + 4.0,
-            esc(&shorten(&r.label, 60))
+            esc(&shorten(&r.label, 66))
         );
         if let Some((a, b)) = r.ci {
             let _ = write!(

@@ -44,6 +44,14 @@ impl ReportTable {
         }
     }
 
+    /// Says why the table has no rows of ours, when it has none.
+    fn note_if_empty(mut self, why: &str) -> Self {
+        if self.rows.is_empty() {
+            self.note = Some(format!("{why} ({NOT_RUN})."));
+        }
+        self
+    }
+
     fn gloss(mut self, sentences: &[&str]) -> Self {
         self.gloss = sentences.iter().map(|s| s.to_string()).collect();
         self
@@ -58,6 +66,8 @@ pub mod glossary {
     pub const TSTR: &str = "TSTR AUROC (the paper's \"across\"): a mortality model trained only on synthetic rows, tested on real held-out patients (0.5 = coin toss, 1 = perfect).";
     /// TRTR.
     pub const TRTR: &str = "TRTR AUROC: the same model trained on the real training patients instead, the ceiling synthetic data can reach.";
+    /// Paper columns.
+    pub const PAPER_COLUMNS: &str = "Tinted columns hold the paper's published numbers (— = the paper did not report this method or setting).";
     /// CI.
     pub const CI: &str = "Brackets hold 95% bootstrap confidence intervals (shown for single-seed cells; several seeds show their mean).";
     /// MIA.
@@ -123,7 +133,13 @@ pub fn table1(results: &StudyResults) -> ReportTable {
             "TRTR AUROC (real data)",
         ],
     )
-    .gloss(&[glossary::TSTR, glossary::KL, glossary::TRTR, paper::TABLE1]);
+    .gloss(&[
+        glossary::TSTR,
+        glossary::KL,
+        glossary::TRTR,
+        glossary::PAPER_COLUMNS,
+        paper::TABLE1,
+    ]);
     let done = primary(&select::done(results));
     let all: Vec<Done<'_>> = done
         .iter()
@@ -149,7 +165,7 @@ pub fn table1(results: &StudyResults) -> ReportTable {
         if !pts.iter().any(|p| p.strategy() == Some(strategy)) {
             t.rows.push(vec![
                 paper_method(strategy),
-                "82".into(),
+                "83 columns".into(),
                 "1000".into(),
                 NOT_RUN.into(),
                 NOT_RUN.into(),
@@ -266,6 +282,7 @@ pub fn table3(results: &StudyResults) -> ReportTable {
         glossary::TSTR,
         glossary::KL,
         glossary::ATTACK,
+        glossary::PAPER_COLUMNS,
         paper::TABLE3,
     ]);
     let pts = by_feature_set(&primary(&select::done(results)));
@@ -276,7 +293,7 @@ pub fn table3(results: &StudyResults) -> ReportTable {
             .flatten();
         let published_attack = p
             .strategy()
-            .and_then(|_| paper::attack_auroc(p.feature_count));
+            .and_then(|_| paper::attack_auroc(select::paper_feature_count(p)));
         t.rows.push(vec![
             p.method.clone(),
             p.feature_set.clone(),
@@ -337,6 +354,7 @@ pub fn table4(results: &StudyResults) -> ReportTable {
         "More synthetic rows usually give a better model and closer distributions, at a higher cost for LLM generators.",
         glossary::TSTR,
         glossary::KL,
+        glossary::PAPER_COLUMNS,
         paper::TABLE4,
     ]);
     let all = points(&primary(&select::done(results)));
@@ -429,10 +447,7 @@ pub fn table5(results: &StudyResults) -> ReportTable {
         }
         t.rows.push(row);
     }
-    if cells.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Figure 2's numbers: strongest attack AUROC per method and feature count, with the paper's.
@@ -445,6 +460,7 @@ pub fn attacks_by_features(results: &StudyResults) -> ReportTable {
     .gloss(&[
         glossary::ATTACK,
         "Membership advantage: the attacker's best true-positive rate minus false-positive rate (0 = none, 1 = complete).",
+        glossary::PAPER_COLUMNS,
         paper::FIGURE2,
     ]);
     for p in by_feature_set(&primary(&select::done(results))) {
@@ -453,7 +469,7 @@ pub fn attacks_by_features(results: &StudyResults) -> ReportTable {
         let advantage = p.mean(|a| strongest_attack(a).and_then(|x| x.advantage));
         let published_attack = p
             .strategy()
-            .and_then(|_| paper::attack_auroc(p.feature_count));
+            .and_then(|_| paper::attack_auroc(select::paper_feature_count(&p)));
         t.rows.push(vec![
             p.method.clone(),
             p.feature_count.to_string(),
@@ -495,7 +511,8 @@ pub fn importance(results: &StudyResults) -> ReportTable {
             f.name.clone(),
             format!("{:.3}", f.gain_share),
             format!("{:.4}", f.permutation),
-            paper::importance_rank(&f.name).map_or_else(|| NOT_PUBLISHED.into(), |r| r.to_string()),
+            paper::importance_rank(&f.name)
+                .map_or_else(|| "not in its top 20".into(), |r| r.to_string()),
             if f.known_after_outcome {
                 "yes, leaks the outcome".into()
             } else {
@@ -576,12 +593,7 @@ pub fn fairness(results: &StudyResults) -> ReportTable {
             ]);
         }
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!(
-            "No audited cell had demographic group columns and an outcome ({NOT_RUN})."
-        ));
-    }
-    t
+    t.note_if_empty("No audited cell had demographic group columns and an outcome")
 }
 
 /// TSTR vs TRTR with intervals, for every audited cell.
@@ -631,10 +643,7 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             n3(u.unseen_sites_pooled.as_ref().and_then(|s| s.auroc)),
         ]);
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Privacy of every audited cell, with flags.
@@ -670,10 +679,7 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
             },
         ]);
     }
-    if t.rows.is_empty() {
-        t.note = Some(format!("No cell was audited ({NOT_RUN})."));
-    }
-    t
+    t.note_if_empty("No cell was audited")
 }
 
 /// Cost and effort of every cell, failed ones included, with a total row.
@@ -741,6 +747,19 @@ pub fn cost(results: &StudyResults) -> ReportTable {
     t
 }
 
+/// A count with thousands separators: 12,345.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The summary at the top, in plain words: one sentence per finding.
 pub fn summary(results: &StudyResults) -> Vec<String> {
     let done = select::done(results);
@@ -752,8 +771,8 @@ pub fn summary(results: &StudyResults) -> Vec<String> {
         failed,
         results.pending.len(),
         results.data_description,
-        results.train_rows,
-        results.holdout_rows,
+        thousands(results.train_rows),
+        thousands(results.holdout_rows),
         100.0 * results.outcome_rate
     )];
     out.extend(fidelity_finding(&done));
