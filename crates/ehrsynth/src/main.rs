@@ -48,7 +48,7 @@ enum Command {
     /// Run a study: the experiment grid of a TOML config, resumable, with a report.
     #[command(after_help = commands::study::EXAMPLES)]
     Study(commands::study::StudyArgs),
-    /// The offline main job: build the reference cohort, write it with its schema, print a summary.
+    /// A ten-second look at the reference cohort: schema, summary, top features, copula vs Bayesian network.
     #[command(after_help = commands::quickstart::EXAMPLES)]
     Quickstart(commands::quickstart::QuickstartArgs),
 }
