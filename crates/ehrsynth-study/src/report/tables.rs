@@ -847,6 +847,9 @@ fn utility_finding(done: &[Done<'_>]) -> Option<String> {
 
 /// Privacy flags over all cells.
 fn privacy_finding(done: &[Done<'_>]) -> String {
+    if done.is_empty() {
+        return "Privacy: no cell has been audited yet, so there is no privacy result.".into();
+    }
     let flagged: Vec<String> = done
         .iter()
         .filter_map(|d| {
