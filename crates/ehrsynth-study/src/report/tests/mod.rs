@@ -230,7 +230,7 @@ fn missing_pieces_are_said_plainly() {
     let not_run = ehrsynth_eval::html::esc(NOT_RUN);
     assert!(section(&html, "table1").contains(&not_run));
     assert!(section(&html, "summary").contains("no cell has been audited yet"));
-    assert!(md.contains(&not_run) && md.contains("0.538"));
+    assert!(md.contains(NOT_RUN) && md.contains("0.538"));
 }
 
 #[test]
