@@ -6,9 +6,12 @@ use std::fmt::Write as _;
 use super::tables::{self, ReportTable};
 use crate::results::StudyResults;
 
-/// Escapes a table cell: HTML-significant characters and the pipe.
+/// Escapes text for Markdown: `&`, `<` and `>` (renderers pass raw HTML through), the pipe (it
+/// would split a table cell) and newlines. Quotes stay readable as they are.
 fn cell(text: &str) -> String {
-    ehrsynth_eval::html::esc(text)
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
         .replace('|', "\\|")
         .replace('\n', " ")
 }

@@ -703,9 +703,9 @@ pub fn cost(results: &StudyResults) -> ReportTable {
         t.rows.push(vec![
             select::cell_words(&c.spec),
             status,
-            u.requests.to_string(),
-            u.prompt_tokens.to_string(),
-            u.completion_tokens.to_string(),
+            thousands(u.requests as usize),
+            thousands(u.prompt_tokens as usize),
+            thousands(u.completion_tokens as usize),
             dollars(u.cost_usd),
             u.rows_valid.to_string(),
             u.rows_rejected.to_string(),
@@ -725,9 +725,9 @@ pub fn cost(results: &StudyResults) -> ReportTable {
         t.rows.push(vec![
             "total".into(),
             format!("{} cells", results.cells.len()),
-            format!("{:.0}", sum(&|u| u.requests as f64)),
-            format!("{:.0}", sum(&|u| u.prompt_tokens as f64)),
-            format!("{:.0}", sum(&|u| u.completion_tokens as f64)),
+            thousands(sum(&|u| u.requests as f64) as usize),
+            thousands(sum(&|u| u.prompt_tokens as f64) as usize),
+            thousands(sum(&|u| u.completion_tokens as f64) as usize),
             dollars((!costs.is_empty()).then(|| costs.iter().fold(0.0, |a, b| a + b))),
             format!("{:.0}", sum(&|u| u.rows_valid as f64)),
             format!("{:.0}", sum(&|u| u.rows_rejected as f64)),
@@ -737,7 +737,7 @@ pub fn cost(results: &StudyResults) -> ReportTable {
     }
     if !results.pending.is_empty() {
         t.note = Some(format!(
-            "{} cells of the grid have not run yet: {}.",
+            "Cells of the grid that have not run yet ({}): {}.",
             results.pending.len(),
             results.pending.join(", ")
         ));
@@ -847,6 +847,9 @@ fn utility_finding(done: &[Done<'_>]) -> Option<String> {
 
 /// Privacy flags over all cells.
 fn privacy_finding(done: &[Done<'_>]) -> String {
+    if done.is_empty() {
+        return "Privacy: no cell has been audited yet, so there is no privacy result.".into();
+    }
     let flagged: Vec<String> = done
         .iter()
         .filter_map(|d| {
