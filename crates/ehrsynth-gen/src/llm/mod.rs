@@ -6,5 +6,6 @@
 pub mod context;
 pub mod engine;
 pub mod generator;
+pub mod limits;
 pub mod parse;
 pub mod prompt;
