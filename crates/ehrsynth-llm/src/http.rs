@@ -7,9 +7,10 @@
 //! For networks whose proxy re-signs TLS (common in hospitals), [`Client::new`] trusts an extra
 //! PEM bundle besides the built-in roots (`--ca-cert FILE` or `EHRSYNTH_CA_CERT`). `https://`
 //! requests go through an HTTP CONNECT tunnel when `HTTPS_PROXY` (or `https_proxy`) names an
-//! `http://host:port` proxy, except for hosts listed in `NO_PROXY` and loopback addresses.
-//! Proxies that need a login are not supported. Headers (the API key among them) are never
-//! logged or placed in an error message.
+//! `http://[user:password@]host:port` proxy (a login is sent as Basic proxy authorization),
+//! except for hosts listed in `NO_PROXY` and loopback addresses; an unusable proxy setting only
+//! fails `https://` requests. Headers (the API key among them) and proxy logins are never logged
+//! or placed in an error message.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -148,6 +149,8 @@ pub fn tls_config(ca_cert: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, H
 struct Proxy {
     /// `host:port` of the proxy.
     authority: String,
+    /// `Proxy-Authorization` value, when the proxy URL carries a login.
+    authorization: Option<String>,
     /// Host names (and suffixes) reached directly.
     no_proxy: Vec<String>,
 }
@@ -178,9 +181,17 @@ impl Proxy {
         } else {
             format!("http://{url}")
         };
-        let target = split_url(&with_scheme).map_err(|e| {
+        // A login (user:password@) is cut out before the URL is parsed or shown anywhere.
+        let (scheme, rest) = with_scheme
+            .split_once("://")
+            .unwrap_or(("http", &with_scheme));
+        let (login, rest) = match rest.split_once('@') {
+            Some((login, rest)) => (Some(login), rest),
+            None => (None, rest),
+        };
+        let target = split_url(&format!("{scheme}://{rest}")).map_err(|e| {
             HttpError::Setup(format!(
-                "HTTPS_PROXY must be http://host:port (proxies that need a login are not supported): {e}"
+                "HTTPS_PROXY must be http://[user:password@]host:port: {e}"
             ))
         })?;
         if target.tls {
@@ -196,6 +207,7 @@ impl Proxy {
             .collect();
         Ok(Self {
             authority: target.authority,
+            authorization: login.map(|l| format!("Basic {}", base64(l.as_bytes()))),
             no_proxy,
         })
     }
@@ -215,7 +227,8 @@ impl Proxy {
 pub struct Client {
     timeout: Duration,
     tls: Arc<rustls::ClientConfig>,
-    proxy: Option<Proxy>,
+    /// The proxy, or why the proxy setting cannot be used (which fails `https://` requests only).
+    proxy: Result<Option<Proxy>, HttpError>,
 }
 
 impl Client {
@@ -228,7 +241,7 @@ impl Client {
         Ok(Self {
             timeout,
             tls: tls_config(ca_cert)?,
-            proxy: Proxy::from_env()?,
+            proxy: Proxy::from_env(),
         })
     }
 
@@ -241,7 +254,7 @@ impl Client {
         Ok(Self {
             timeout,
             tls: tls_config(ca_cert)?,
-            proxy: proxy.map(|p| Proxy::parse(p, None)).transpose()?,
+            proxy: proxy.map(|p| Proxy::parse(p, None)).transpose(),
         })
     }
 
@@ -253,15 +266,17 @@ impl Client {
         body: &str,
     ) -> Result<HttpAnswer, HttpError> {
         let target = split_url(url)?;
-        let proxy = self
-            .proxy
-            .as_ref()
-            .filter(|p| target.tls && p.applies_to(&target.host));
+        let proxy = match (&self.proxy, target.tls) {
+            (Err(e), true) => return Err(e.clone()),
+            (Ok(Some(p)), true) if p.applies_to(&target.host) => Some(p),
+            _ => None,
+        };
         let connect_to = proxy.map_or(&target.authority, |p| &p.authority);
         let broken = |e: std::io::Error| io_error(&target.authority, e);
         let mut tcp = connect(connect_to, self.timeout).map_err(broken)?;
-        if proxy.is_some() {
-            open_tunnel(&mut tcp, &target.authority).map_err(broken)?;
+        if let Some(proxy) = proxy {
+            open_tunnel(&mut tcp, &target.authority, proxy.authorization.as_deref())
+                .map_err(broken)?;
         }
         let request = request_text(&target, headers, body);
         if !target.tls {
@@ -326,9 +341,14 @@ fn connect(authority: &str, timeout: Duration) -> std::io::Result<TcpStream> {
 }
 
 /// Asks the proxy on `stream` for a tunnel to `authority` and reads its answer.
-fn open_tunnel(stream: &mut TcpStream, authority: &str) -> std::io::Result<()> {
+fn open_tunnel(
+    stream: &mut TcpStream,
+    authority: &str,
+    authorization: Option<&str>,
+) -> std::io::Result<()> {
+    let login = authorization.map_or(String::new(), |a| format!("proxy-authorization: {a}\r\n"));
     stream.write_all(
-        format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n\r\n").as_bytes(),
+        format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n{login}\r\n").as_bytes(),
     )?;
     // Byte by byte, so that nothing of the tunnelled stream is read ahead.
     let mut head = Vec::new();
@@ -351,6 +371,28 @@ fn open_tunnel(stream: &mut TcpStream, authority: &str) -> std::io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Standard base64 with padding (for a proxy login).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn request_text(target: &Target, headers: &[(String, String)], body: &str) -> String {
@@ -573,7 +615,28 @@ mod tests {
         assert!(!proxy.applies_to("llm.internal.org"));
         assert!(!proxy.applies_to("gpu.lab.net"));
         assert!(Proxy::parse("https://proxy:3128", None).is_err());
-        assert!(Proxy::parse("http://user:pw@proxy:3128", None).is_err());
+        let with_login = Proxy::parse("http://aladdin:opensesame@proxy:3128", None).unwrap();
+        assert_eq!(with_login.authority, "proxy:3128");
+        assert_eq!(
+            with_login.authorization.as_deref(),
+            Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l")
+        );
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        // An unusable proxy fails https requests only, with a message that hides the login.
+        let client = Client::with_settings(
+            Duration::from_secs(1),
+            None,
+            Some("http://user:secret@proxy:notaport"),
+        )
+        .unwrap();
+        let err = client
+            .post_json("https://api.openai.com/v1", &[], "{}")
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::Setup(_)) && !err.to_string().contains("secret"),
+            "{err}"
+        );
     }
 
     #[test]

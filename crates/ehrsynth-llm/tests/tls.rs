@@ -199,7 +199,7 @@ fn an_untrusted_certificate_is_a_clear_error() {
     );
 }
 
-/// An HTTP CONNECT proxy on loopback that tunnels to any address and counts its tunnels.
+/// An HTTP CONNECT proxy on loopback that tunnels to any address and keeps each CONNECT head.
 fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
@@ -223,7 +223,7 @@ fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
                     let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
                     return;
                 };
-                log.lock().unwrap().push(target);
+                log.lock().unwrap().push(head.to_ascii_lowercase());
                 let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
                 let (mut up_from, mut up_to) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
@@ -245,7 +245,7 @@ fn requests_tunnel_through_a_connect_proxy() {
     let client = Client::with_settings(
         Duration::from_secs(10),
         Some(&fixture("ca.pem")),
-        Some(&proxy),
+        Some(&proxy.replace("http://", "http://ward:pa55@")),
     )
     .unwrap();
     let request = request_of(ProviderKind::Anthropic, &base);
@@ -253,9 +253,18 @@ fn requests_tunnel_through_a_connect_proxy() {
         .post_json(&request.url, &request.headers, &request.body.to_string())
         .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(
-        tunnels.lock().unwrap().as_slice(),
-        [base.trim_start_matches("https://")]
+    let tunnels = tunnels.lock().unwrap();
+    assert_eq!(tunnels.len(), 1);
+    assert!(
+        tunnels[0].starts_with(&format!("connect {} ", base.trim_start_matches("https://"))),
+        "{}",
+        tunnels[0]
+    );
+    // The login travels as Basic proxy authorization (base64 of "ward:pa55").
+    assert!(
+        tunnels[0].contains("proxy-authorization: basic d2fyzdpwytu1"),
+        "{}",
+        tunnels[0]
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
