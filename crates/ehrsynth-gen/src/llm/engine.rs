@@ -13,9 +13,10 @@
 //! request and token limits of a [`RateLimiter`]) but everything else stays on the calling
 //! thread: the journal, the budgets, the breaker and the acceptance of rows, which happens in
 //! slot order. Slot `s` always sends the same request (its seed is `seed + s`), so the same
-//! answers give the same rows whatever the timing and the concurrency. With concurrency `c`, up
-//! to `c − 1` requests beyond the last needed one may already be on their way when the target is
-//! reached; their answers are journaled (and paid for) but not used.
+//! answers give the same rows whatever the timing and the concurrency. With concurrency `c`, at
+//! most `2c − 1` requests beyond the last needed one (usually fewer: no new request goes out once
+//! those on their way are expected to fill the target) may be sent before the target is reached;
+//! their answers are journaled (and paid for) but not used.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, mpsc};
@@ -217,18 +218,42 @@ pub struct EngineOutcome {
     pub stop: StopReason,
 }
 
+/// A provider's "retry after" shared by all workers: once one request is told to wait, no worker
+/// sends before that time.
+#[derive(Debug, Default)]
+struct Pause(Mutex<Option<Instant>>);
+
+impl Pause {
+    fn until(&self, when: Instant) {
+        if let Ok(mut until) = self.0.lock() {
+            *until = Some(until.map_or(when, |u| u.max(when)));
+        }
+    }
+
+    /// Time left to wait, if any.
+    fn remaining(&self) -> Option<Duration> {
+        let until = (*self.0.lock().ok()?)?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+}
+
 /// Sends one slot's request with retries; returns the answer or the final error text.
 fn send_with_retries(
     config: &EngineConfig,
     transport: &dyn Transport,
     request: &HttpRequest,
     sleep: &(dyn Fn(Duration) + Sync),
+    pause: &Pause,
     rng: &mut ChaCha8Rng,
     sent: &mut usize,
 ) -> Result<(RawResponse, ehrsynth_llm::provider::ChatResponse), String> {
     let mut last = String::new();
+    let mut told_to_wait = false;
     for attempt in 0..=config.max_retries {
-        if attempt > 0 {
+        if let Some(wait) = pause.remaining().filter(|_| !told_to_wait) {
+            sleep(wait);
+        } else if attempt > 0 && !std::mem::take(&mut told_to_wait) {
             sleep(backoff_delay(config.backoff, attempt, rng));
         }
         *sent += 1;
@@ -245,7 +270,10 @@ fn send_with_retries(
                 retry_after: Some(seconds),
             }) => {
                 last = format!("rate limited, retry after {seconds} s");
+                // This worker waits as told; the others before their next send.
+                pause.until(Instant::now() + Duration::from_secs(seconds));
                 sleep(Duration::from_secs(seconds));
+                told_to_wait = true;
             }
             Err(e) if e.retryable() => last = e.to_string(),
             Err(e) => return Err(e.to_string()),
@@ -608,9 +636,10 @@ pub fn run_with_progress(
     let (job_sender, jobs) = mpsc::channel::<Job>();
     let jobs = Arc::new(Mutex::new(jobs));
     let (done_sender, dones) = mpsc::channel::<Done>();
+    let pause = Pause::default();
     std::thread::scope(|scope| -> Result<(), GenError> {
         for _ in 0..concurrency.min(config.max_requests.max(1)) {
-            let (jobs, done_sender) = (jobs.clone(), done_sender.clone());
+            let (jobs, done_sender, pause) = (jobs.clone(), done_sender.clone(), &pause);
             scope.spawn(move || {
                 loop {
                     // The lock is held only while taking a job, not while sending it.
@@ -622,8 +651,9 @@ pub fn run_with_progress(
                     let mut rng =
                         ChaCha8Rng::seed_from_u64(config.seed ^ 0x0bac_0ff5 ^ slot as u64);
                     let mut sent = 0;
-                    let result =
-                        send_with_retries(config, transport, &request, sleep, &mut rng, &mut sent);
+                    let result = send_with_retries(
+                        config, transport, &request, sleep, pause, &mut rng, &mut sent,
+                    );
                     if done_sender.send((slot, id, sent, result)).is_err() {
                         return;
                     }
@@ -642,7 +672,9 @@ pub fn run_with_progress(
                 let outstanding = state.next_slot - state.next_to_accept;
                 if state.next_slot >= config.max_requests
                     || state.in_flight >= concurrency
-                    || outstanding >= 4 * concurrency
+                    // Slack for answers that come back out of order, and the bound on requests
+                    // sent beyond the last one needed.
+                    || outstanding >= 2 * concurrency
                     || state.enough_on_the_way()
                 {
                     break;
