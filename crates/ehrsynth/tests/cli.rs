@@ -886,3 +886,160 @@ fn llm_estimates_and_prices_from_the_command_line() {
         text(&run.stderr)
     );
 }
+
+/// A loopback TLS server (the test certificate of crates/ehrsynth-llm/tests/fixtures/tls)
+/// answering in OpenAI's documented shape with 4 rows per request derived from its seed; counts
+/// the requests that got through the handshake.
+fn openai_over_tls() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ehrsynth-llm/tests/fixtures/tls");
+    let certificates: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(fixtures.join("server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixtures.join("server.key")).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, counter) = (config.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut reader = BufReader::new(rustls::StreamOwned::new(connection, tcp));
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if length == 0 || reader.read_exact(&mut body).is_err() {
+                    return; // an untrusting client hangs up during the handshake
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let seed = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["seed"]
+                    .as_u64()
+                    .unwrap();
+                let rows: String = (0..4)
+                    .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
+                    .collect();
+                let answer = serde_json::json!({
+                    "id": "chatcmpl-1", "object": "chat.completion",
+                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": format!("age,death\n{rows}") }, "finish_reason": "stop" }],
+                    "usage": { "prompt_tokens": 1000, "completion_tokens": 100 }
+                })
+                .to_string();
+                let stream = reader.get_mut();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+            });
+        }
+    });
+    (url, served)
+}
+
+#[test]
+fn generate_with_a_hosted_provider_over_tls_and_a_custom_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.parquet");
+    let made = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "300",
+        "--hospitals",
+        "3",
+        "--out",
+        path(&train),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (url, served) = openai_over_tls();
+    let ca =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ehrsynth-llm/tests/fixtures/tls/ca.pem");
+    let out = dir.path().join("hosted.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--train",
+            path(&train),
+            "--generator",
+            "llm",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--base-url",
+            &url,
+            "--api-key-env",
+            "EHRSYNTH_TEST_KEY",
+            "--features",
+            "age",
+            "--rows",
+            "16",
+            "--rows-per-request",
+            "4",
+            "--out",
+            path(&out),
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
+            .args(&args)
+            .env("EHRSYNTH_TEST_KEY", "sk-test-secret")
+            .env_remove("EHRSYNTH_CA_CERT")
+            .output()
+            .unwrap()
+    };
+    // Without the CA: a clear certificate error, nothing sent, no retry storm, the key unseen.
+    let refused = run(&["--journal", path(&dir.path().join("refused.sqlite"))]);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("certificate") && stderr.contains("--ca-cert"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-test-secret"), "{stderr}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // With it: 16 valid rows over TLS, 4 at once, priced from the built-in table.
+    let ok = run(&["--ca-cert", ca.to_str().unwrap()]);
+    let stderr = text(&ok.stderr);
+    assert!(ok.status.success(), "{stderr}");
+    assert_eq!(read_table(&out, None).unwrap().n_rows(), 16);
+    assert!(stderr.contains("4 request(s) at once"), "{stderr}");
+    // Priced as gpt-4o-mini: (1000 x 0.15 + 100 x 0.60) / 1e6 = $0.00021 per request sent
+    // (4 or more: with 4 at once a few may go out beyond the last one needed).
+    let sent: u64 = stderr
+        .split(" sent, ")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the summary says how many requests were sent");
+    assert!(sent >= 4, "{stderr}");
+    let cost = format!("{} tokens, ${:.4}", 1100 * sent, 0.00021 * sent as f64);
+    assert!(stderr.contains(&cost), "{cost} in {stderr}");
+    assert!(!stderr.contains("sk-test-secret"), "{stderr}");
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+}

@@ -54,6 +54,9 @@ pub enum TransportError {
     /// The connection failed or broke mid-answer.
     #[error("connection failed: {0}")]
     Connection(String),
+    /// A failure that retrying cannot mend (an untrusted certificate, a bad URL or setting).
+    #[error("{0}")]
+    Permanent(String),
 }
 
 /// Sends one request; the HTTP client and test fakes implement it.
@@ -81,6 +84,7 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        use ehrsynth_llm::http::HttpError;
         match self
             .client
             .post_json(&request.url, &request.headers, &request.body.to_string())
@@ -90,7 +94,10 @@ impl Transport for HttpTransport {
                 body: answer.body,
                 retry_after: answer.retry_after,
             }),
-            Err(ehrsynth_llm::http::HttpError::Timeout(_)) => Err(TransportError::Timeout),
+            Err(HttpError::Timeout(_)) => Err(TransportError::Timeout),
+            Err(e @ (HttpError::Tls(..) | HttpError::BadUrl(..) | HttpError::Setup(_))) => {
+                Err(TransportError::Permanent(e.to_string()))
+            }
             Err(e) => Err(TransportError::Connection(e.to_string())),
         }
     }
@@ -259,6 +266,7 @@ fn send_with_retries(
         *sent += 1;
         let raw = match transport.send(request) {
             Ok(raw) => raw,
+            Err(TransportError::Permanent(reason)) => return Err(reason),
             Err(e) => {
                 last = e.to_string();
                 continue;
