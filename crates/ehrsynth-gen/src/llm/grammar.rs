@@ -179,6 +179,24 @@ impl FlatTrie {
     }
 }
 
+/// GPT-2's byte-to-character table, inverted: printable Latin-1 bytes stand for themselves,
+/// the other 68 bytes for U+0100 onwards in byte order.
+fn byte_level_decoder() -> std::collections::HashMap<char, u8> {
+    let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+    let mut next = 256u32;
+    (0..=255u8)
+        .map(|b| {
+            let c = if printable(b) {
+                char::from(b)
+            } else {
+                next += 1;
+                char::from_u32(next - 1).unwrap_or('\u{FFFD}')
+            };
+            (c, b)
+        })
+        .collect()
+}
+
 /// A control token such as `<|im_start|>`, `<|endoftext|>` or `<repo_name>`.
 fn looks_special(bytes: &[u8]) -> bool {
     bytes.len() >= 3
@@ -201,6 +219,27 @@ impl TokenVocabulary {
             .map(|(id, t)| id as u32 == end_of_text || looks_special(t))
             .collect();
         Self::build(tokens, end_of_text, special)
+    }
+
+    /// The vocabulary from GPT-2 style byte-level token strings (as GGUF files of byte-level BPE
+    /// models store them: each byte is one printable character, `Ġ` for a space, `Ċ` for a
+    /// newline). Characters outside that alphabet (in control tokens) are kept as UTF-8.
+    pub fn from_byte_level(tokens: &[String], end_of_text: u32) -> Self {
+        let decode = byte_level_decoder();
+        let bytes = tokens
+            .iter()
+            .map(|t| {
+                let mut out = Vec::with_capacity(t.len());
+                for c in t.chars() {
+                    match decode.get(&c) {
+                        Some(&b) => out.push(b),
+                        None => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                    }
+                }
+                out
+            })
+            .collect();
+        Self::new(bytes, end_of_text)
     }
 
     /// The same vocabulary with tokens `ids` also special (e.g. the GGUF's control tokens).
@@ -1225,6 +1264,21 @@ mod tests {
         assert!(validate_text(&spec, "0.3").is_some());
         assert!(!run(&rule, "0.3").is_some_and(|s| rule.is_complete(&s)));
         assert!(run(&rule, "0.4").is_some_and(|s| rule.is_complete(&s)));
+    }
+
+    #[test]
+    fn byte_level_strings_decode_to_bytes() {
+        let tokens: Vec<String> = ["<|endoftext|>", "Ġthe", "Ċ", ",Ċ", "Ã©", "12"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let vocab = TokenVocabulary::from_byte_level(&tokens, 0);
+        assert_eq!(vocab.bytes(1), Some(&b" the"[..]));
+        assert_eq!(vocab.bytes(2), Some(&b"\n"[..]));
+        assert_eq!(vocab.bytes(3), Some(&b",\n"[..]));
+        assert_eq!(vocab.bytes(4), Some("é".as_bytes()));
+        assert!(vocab.is_special(0) && !vocab.is_special(5));
+        assert_eq!(byte_level_decoder().len(), 256);
     }
 
     #[test]
