@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use ehrsynth_cohort::features::eicu_schema;
-use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, GrammarError, RowGrammar, TokenVocabulary};
+use ehrsynth_gen::llm::grammar::{
+    ConstrainedDecoder, GrammarError, RowFormat, RowGrammar, TokenVocabulary,
+};
 use ehrsynth_gen::llm::parse::{AnswerFormat, parse_answer};
 use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
 use rand::{Rng, SeedableRng};
@@ -50,7 +52,8 @@ fn vocabulary(schema: &Schema, seed: u64) -> Vec<Vec<u8>> {
     }
     for merge in [
         ", ", ",\n", "\n", ",,", "0,", "1,", "0\n", "1\n", ".5", ".0", ".00", "-1", "12", "100",
-        "\n\n", " ", "NA", "None", "null", "\",", ",\"",
+        "\n\n", " ", "NA", "None", "null", "\",", ",\"", "{\"", "\":", ",\"", "\"}", "}\n",
+        ":null", ":\"", "\",\"",
     ] {
         tokens.push(merge.as_bytes().to_vec());
     }
@@ -89,7 +92,8 @@ fn random_answer(decoder: &mut ConstrainedDecoder, vocab_size: usize, rng: &mut 
     decoder.accept(END_OF_TEXT).unwrap();
 }
 
-/// Runs `walks` random answers of `rows` rows and checks each parses and validates fully.
+/// Runs `walks` random answers of `rows` rows, in CSV and in JSON Lines, and checks each
+/// parses and validates fully.
 fn check_walks(
     schema: &Schema,
     columns: &[String],
@@ -98,7 +102,26 @@ fn check_walks(
     walks: u64,
     seed: u64,
 ) {
-    let grammar = Arc::new(RowGrammar::csv(schema, columns, fixed).expect("grammar"));
+    for format in [RowFormat::Csv, RowFormat::JsonLines] {
+        check_format(schema, columns, fixed, rows, walks, seed, format);
+    }
+}
+
+fn check_format(
+    schema: &Schema,
+    columns: &[String],
+    fixed: &[(String, String)],
+    rows: usize,
+    walks: u64,
+    seed: u64,
+    format: RowFormat,
+) {
+    let grammar = RowGrammar::build(schema, columns, fixed, format, 3).expect("grammar");
+    let grammar = Arc::new(grammar);
+    let (answer_format, header_lines) = match format {
+        RowFormat::Csv => (AnswerFormat::Csv, 1),
+        RowFormat::JsonLines => (AnswerFormat::JsonRows, 0),
+    };
     let tokens = vocabulary(schema, seed);
     let size = tokens.len();
     let vocab = Arc::new(TokenVocabulary::new(tokens, END_OF_TEXT));
@@ -110,8 +133,14 @@ fn check_walks(
         random_answer(&mut decoder, size, &mut rng);
         let text = decoder.text();
         assert!(text.starts_with(grammar.header()), "{text}");
-        assert_eq!(text.lines().count(), rows + 1, "{text}");
-        let parsed = parse_answer(text, &subset, AnswerFormat::Csv);
+        assert_eq!(text.lines().count(), rows + header_lines, "{text}");
+        if format == RowFormat::JsonLines {
+            for line in text.lines() {
+                let object: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+                assert_eq!(object.as_object().unwrap().len(), columns.len());
+            }
+        }
+        let parsed = parse_answer(text, &subset, answer_format);
         assert!(parsed.rejected.is_empty(), "{:?}\n{text}", parsed.rejected);
         assert_eq!(parsed.rows.len(), rows, "{text}");
         for row in &parsed.rows {
@@ -327,4 +356,41 @@ fn impossible_requests_are_clear_errors() {
     assert!(err(&["temperature"], &[("temperature", "50")]).contains("invalid value"));
     assert!(err(&["temperature"], &[("temperature", "")]).contains("may not be missing"));
     assert!(err(&[], &[]).contains("no columns"));
+}
+
+#[test]
+fn json_lines_look_like_json() {
+    let schema = edge_schema();
+    let columns = vec![
+        "temperature".to_string(),
+        "count".to_string(),
+        "odd".to_string(),
+    ];
+    let grammar = RowGrammar::json_lines(&schema, &columns, &[]).unwrap();
+    assert_eq!(grammar.header(), "");
+    let tokens: Vec<Vec<u8>> = [
+        "<|endoftext|>",
+        "{\"temperature\":",
+        "36.5",
+        ",\"count\":null",
+        ",\"odd\":",
+        "\"a, b\"",
+        "}\n",
+    ]
+    .iter()
+    .map(|t| t.as_bytes().to_vec())
+    .collect();
+    let mut decoder = ConstrainedDecoder::new(
+        Arc::new(grammar),
+        Arc::new(TokenVocabulary::new(tokens, 0)),
+        1,
+    );
+    for token in 1..=6 {
+        decoder.accept(token).unwrap();
+    }
+    assert!(decoder.is_finished());
+    assert_eq!(
+        decoder.text(),
+        "{\"temperature\":36.5,\"count\":null,\"odd\":\"a, b\"}\n"
+    );
 }

@@ -3,10 +3,13 @@
 //! schema, and a token mask computed from it at every decoding step.
 //!
 //! # The language ([`RowGrammar`])
-//! The answer is the header line (the column names, in the order given, comma-separated), then
-//! `rows` data lines, each ending in `\n`, then nothing (only end-of-text). A data line is one
-//! field per column separated by `,`. Each field follows a small rule compiled from the column's
-//! [`ColumnSpec`]:
+//! In CSV ([`RowGrammar::csv`]) the answer is the header line (the column names, in the order
+//! given, comma-separated), then `rows` data lines, each ending in `\n`, then nothing (only
+//! end-of-text). A data line is one field per column separated by `,`. In JSON Lines
+//! ([`RowGrammar::json_lines`]) there is no header and each line is one object with every
+//! column as a key, in order (`{"age":61,"unit":"MICU","lactate":null}`). Between fields the
+//! text is fixed (`,`, `\n`, `,"name":`, `}\n`), so the automaton is a sequence of literals and
+//! fields. Each field follows a small rule compiled from the column's [`ColumnSpec`]:
 //! - **Numbers** (integer and continuous): an optional `-`, an integer part without leading zeros
 //!   (`0` or `[1-9][0-9]*`), and for continuous columns an optional `.` with 1 to `decimals`
 //!   digits (3 by default, more only when the range is too narrow for 3). No exponent, no `+`, no
@@ -19,7 +22,8 @@
 //!   integer comparisons (in [35, 42]: `3` and `4` live, `5` dead, `42.` live only because `42.0`
 //!   is, `42.1` dead).
 //! - **Binary**: `0` or `1`.
-//! - **Categorical** with categories: one of them, from a byte trie. A category containing `,`,
+//! - **Categorical** with categories: one of them, from a byte trie (in JSON as a JSON string). In
+//!   CSV a category containing `,`,
 //!   `"`, `;`, `|` or a tab, or that could read as a Markdown rule or fence, is written CSV-quoted
 //!   (`"a, b"`, `""` for a quote). Categories the answer parser could not read back as
 //!   themselves are left out: empty ones, ones with surrounding spaces or quote characters, line
@@ -27,8 +31,8 @@
 //!   a column name (a row made of column names reads as a repeated header).
 //! - **Categorical without categories** (any text validates): 1 to 24 characters from
 //!   `[A-Za-z0-9_./-]`, not a missing-value spelling, not only dashes, not a column name.
-//! - **Missing**: an empty field, only where the schema allows missing values (and never in a
-//!   one-column grammar, whose empty row would be a blank line).
+//! - **Missing**: an empty field (JSON: `null`), only where the schema allows missing values (and
+//!   never in a one-column CSV grammar, whose empty row would be a blank line).
 //! - **Fixed** columns (the group a request is conditioned on) take only their given value.
 //!
 //! Every state the automaton can reach is *live* (some completion of the whole answer exists):
@@ -528,6 +532,8 @@ impl ChoiceRule {
 struct FreeTextRule {
     /// Texts that would not read back as themselves: column names (lowercase).
     forbidden: Vec<String>,
+    /// Written as a JSON string (`"text"`).
+    quoted: bool,
 }
 
 /// The bytes of a free-text field so far.
@@ -535,6 +541,10 @@ struct FreeTextRule {
 struct FreeTextState {
     len: u8,
     bytes: [u8; FREE_TEXT_MAX],
+    /// The opening quote was read (quoted rules only).
+    open: bool,
+    /// The closing quote was read.
+    closed: bool,
 }
 
 fn free_text_byte(b: u8) -> bool {
@@ -554,6 +564,16 @@ impl FreeTextRule {
     }
 
     fn step(&self, s: &FreeTextState, byte: u8) -> Option<FreeTextState> {
+        if self.quoted && !s.open {
+            return (byte == b'"').then_some(FreeTextState { open: true, ..*s });
+        }
+        if s.closed {
+            return None;
+        }
+        if self.quoted && byte == b'"' {
+            let done = s.len > 0 && self.acceptable(&s.bytes[..s.len as usize]);
+            return done.then_some(FreeTextState { closed: true, ..*s });
+        }
         let len = s.len as usize;
         if !free_text_byte(byte) || len >= FREE_TEXT_MAX {
             return None;
@@ -574,7 +594,11 @@ impl FreeTextRule {
     }
 
     fn is_complete(&self, s: &FreeTextState) -> bool {
-        s.len > 0 && self.acceptable(&s.bytes[..s.len as usize])
+        if self.quoted {
+            s.closed
+        } else {
+            s.len > 0 && self.acceptable(&s.bytes[..s.len as usize])
+        }
     }
 }
 
@@ -585,11 +609,22 @@ enum FieldKind {
     FreeText(FreeTextRule),
 }
 
-/// One column's rule: its values, and whether the field may be empty.
+/// How a missing value is written, if allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Never missing.
+    No,
+    /// An empty field (CSV).
+    Empty,
+    /// `null` (JSON).
+    Null,
+}
+
+/// One column's rule: its values, and how (whether) it may be missing.
 #[derive(Debug, Clone)]
 struct FieldRule {
     kind: FieldKind,
-    missing: bool,
+    missing: Missing,
 }
 
 /// Where inside a field the automaton is.
@@ -598,6 +633,8 @@ enum FieldState {
     Number(NumberState),
     Choice(u32),
     FreeText(FreeTextState),
+    /// Inside `null`, after this many bytes.
+    Null(u8),
 }
 
 impl FieldRule {
@@ -608,15 +645,18 @@ impl FieldRule {
             FieldKind::FreeText(_) => FieldState::FreeText(FreeTextState {
                 len: 0,
                 bytes: [0; FREE_TEXT_MAX],
+                open: false,
+                closed: false,
             }),
         }
     }
 
     fn is_complete(&self, s: &FieldState) -> bool {
         if *s == self.start() {
-            return self.missing;
+            return self.missing == Missing::Empty;
         }
         match (&self.kind, s) {
+            (_, FieldState::Null(at)) => *at == 4,
             (FieldKind::Number(rule), FieldState::Number(n)) => rule.is_complete(n),
             (FieldKind::Choice(rule), FieldState::Choice(node)) => rule.complete[*node as usize],
             (FieldKind::FreeText(rule), FieldState::FreeText(t)) => rule.is_complete(t),
@@ -625,7 +665,14 @@ impl FieldRule {
     }
 
     fn step(&self, s: &FieldState, byte: u8) -> Option<FieldState> {
+        // No value starts with `n` (JSON strings start with a quote), so `null` is unambiguous.
+        if self.missing == Missing::Null && byte == b'n' && *s == self.start() {
+            return Some(FieldState::Null(1));
+        }
         match (&self.kind, s) {
+            (_, FieldState::Null(at)) => {
+                (b"null".get(*at as usize) == Some(&byte)).then_some(FieldState::Null(at + 1))
+            }
             (FieldKind::Number(rule), FieldState::Number(n)) => {
                 rule.step(n, byte).map(FieldState::Number)
             }
@@ -641,7 +688,7 @@ impl FieldRule {
 
     /// Whether the field can take any value at all.
     fn has_values(&self) -> bool {
-        self.missing
+        self.missing != Missing::No
             || match &self.kind {
                 FieldKind::Number(_) | FieldKind::FreeText(_) => true,
                 FieldKind::Choice(rule) => rule.has_options(),
@@ -677,10 +724,10 @@ impl FieldRule {
             FieldKind::Choice(_) => "one of the listed values".to_string(),
             FieldKind::FreeText(_) => "a short text".to_string(),
         };
-        if self.missing {
-            format!("{what} (or empty)")
-        } else {
-            what
+        match self.missing {
+            Missing::No => what,
+            Missing::Empty => format!("{what} (or empty)"),
+            Missing::Null => format!("{what} (or null)"),
         }
     }
 }
@@ -711,6 +758,11 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
 /// Whether the answer parser reads `text` back as exactly `text` in a cell.
 fn reads_back(text: &str) -> bool {
     !text.is_empty()
@@ -722,10 +774,24 @@ fn reads_back(text: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Grammar
 
-/// The CSV answer language for given columns of a schema (see the module docs).
+/// How rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// A header line, then one comma-separated line per row; missing is an empty field.
+    Csv,
+    /// JSON Lines: one object per line, keys in column order; missing is `null`.
+    JsonLines,
+}
+
+/// The answer language for given columns of a schema (see the module docs).
 #[derive(Debug, Clone)]
 pub struct RowGrammar {
+    format: RowFormat,
     header: Vec<u8>,
+    /// The text before each field: `,` in CSV (nothing before the first), `,"name":` in JSON.
+    prefixes: Vec<Vec<u8>>,
+    /// The text after the last field: `\n`, or `}\n` in JSON.
+    row_end: Vec<u8>,
     fields: Vec<FieldRule>,
     columns: Vec<String>,
 }
@@ -739,15 +805,31 @@ impl RowGrammar {
         columns: &[String],
         fixed: &[(String, String)],
     ) -> Result<Self, GenError> {
-        Self::csv_with_decimals(schema, columns, fixed, DEFAULT_DECIMALS)
+        Self::build(schema, columns, fixed, RowFormat::Csv, DEFAULT_DECIMALS)
     }
 
-    /// [`RowGrammar::csv`] with at most `decimals` decimals in continuous values (more only
-    /// where a range is too narrow to hold any such value).
-    pub fn csv_with_decimals(
+    /// [`RowGrammar::csv`] as JSON Lines: `{"a":1,"b":"x","c":null}` per line, no header.
+    pub fn json_lines(
         schema: &Schema,
         columns: &[String],
         fixed: &[(String, String)],
+    ) -> Result<Self, GenError> {
+        Self::build(
+            schema,
+            columns,
+            fixed,
+            RowFormat::JsonLines,
+            DEFAULT_DECIMALS,
+        )
+    }
+
+    /// A grammar in `format` with at most `decimals` decimals in continuous values (more only
+    /// where a range is too narrow to hold any such value).
+    pub fn build(
+        schema: &Schema,
+        columns: &[String],
+        fixed: &[(String, String)],
+        format: RowFormat,
         decimals: u32,
     ) -> Result<Self, GenError> {
         let invalid = |m: String| GenError::Invalid(format!("constrained decoding: {m}"));
@@ -762,6 +844,7 @@ impl RowGrammar {
                 )));
             }
         }
+        let json = format == RowFormat::JsonLines;
         let mut fields = Vec::with_capacity(columns.len());
         for (i, name) in columns.iter().enumerate() {
             if columns[..i].contains(name) {
@@ -772,12 +855,14 @@ impl RowGrammar {
                 .ok_or_else(|| invalid(format!("column '{name}' is not in the schema")))?;
             let fixed_value = fixed.iter().find(|(n, _)| n == name).map(|(_, v)| v);
             let mut rule = match fixed_value {
-                Some(value) => fixed_rule(spec, value).map_err(invalid)?,
-                None => field_rule(spec, columns, decimals)
+                Some(value) => fixed_rule(spec, value, json).map_err(invalid)?,
+                None => field_rule(spec, columns, decimals, json)
                     .ok_or_else(|| invalid(format!("column '{name}': no value fits its range")))?,
             };
-            // A one-column row that is empty would be a blank line, which parsers skip.
-            rule.missing &= columns.len() > 1;
+            // A one-column CSV row that is empty would be a blank line, which parsers skip.
+            if rule.missing == Missing::Empty && columns.len() == 1 {
+                rule.missing = Missing::No;
+            }
             if !rule.has_values() {
                 return Err(invalid(format!(
                     "column '{name}' can take no value that reads back as itself"
@@ -785,18 +870,45 @@ impl RowGrammar {
             }
             fields.push(rule);
         }
-        let mut header = columns
-            .iter()
-            .map(|c| csv_field(c))
-            .collect::<Vec<_>>()
-            .join(",")
-            .into_bytes();
-        header.push(b'\n');
+        let (header, prefixes, row_end) = match format {
+            RowFormat::Csv => {
+                let mut header = columns
+                    .iter()
+                    .map(|c| csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .into_bytes();
+                header.push(b'\n');
+                let prefixes = (0..columns.len())
+                    .map(|i| if i == 0 { Vec::new() } else { b",".to_vec() })
+                    .collect();
+                (header, prefixes, b"\n".to_vec())
+            }
+            RowFormat::JsonLines => {
+                let prefixes = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let open = if i == 0 { "{" } else { "," };
+                        format!("{open}{}:", json_string(c)).into_bytes()
+                    })
+                    .collect();
+                (Vec::new(), prefixes, b"}\n".to_vec())
+            }
+        };
         Ok(Self {
+            format,
             header,
+            prefixes,
+            row_end,
             fields,
             columns: columns.to_vec(),
         })
+    }
+
+    /// The row format.
+    pub fn format(&self) -> RowFormat {
+        self.format
     }
 
     /// The generated columns, in order.
@@ -804,7 +916,7 @@ impl RowGrammar {
         &self.columns
     }
 
-    /// The header line, with its `\n`.
+    /// The header line with its `\n` (empty for JSON Lines).
     pub fn header(&self) -> &str {
         std::str::from_utf8(&self.header).unwrap_or_default()
     }
@@ -813,10 +925,21 @@ impl RowGrammar {
     pub fn describe_field(&self, index: usize) -> Option<String> {
         self.fields.get(index).map(FieldRule::describe)
     }
+
+    /// The literal text before field `column`, or after the last field when `column` is the
+    /// number of columns.
+    fn literal(&self, column: usize) -> &[u8] {
+        self.prefixes.get(column).unwrap_or(&self.row_end)
+    }
 }
 
 /// The rule of an unconstrained column.
-fn field_rule(spec: &ColumnSpec, columns: &[String], decimals: u32) -> Option<FieldRule> {
+fn field_rule(
+    spec: &ColumnSpec,
+    columns: &[String],
+    decimals: u32,
+    json: bool,
+) -> Option<FieldRule> {
     let kind = match spec.kind {
         ColumnKind::Continuous => FieldKind::Number(NumberRule::continuous(spec, decimals)?),
         ColumnKind::Integer => FieldKind::Number(NumberRule::new(spec, 0)?),
@@ -824,6 +947,7 @@ fn field_rule(spec: &ColumnSpec, columns: &[String], decimals: u32) -> Option<Fi
         ColumnKind::Categorical if spec.categories.is_empty() => {
             FieldKind::FreeText(FreeTextRule {
                 forbidden: columns.iter().map(|c| c.to_lowercase()).collect(),
+                quoted: json,
             })
         }
         ColumnKind::Categorical => {
@@ -831,25 +955,33 @@ fn field_rule(spec: &ColumnSpec, columns: &[String], decimals: u32) -> Option<Fi
                 .categories
                 .iter()
                 .filter(|c| reads_back(c) && !columns.iter().any(|name| eq_ci(name, c)))
-                .map(|c| csv_field(c))
+                .map(|c| if json { json_string(c) } else { csv_field(c) })
                 .collect();
             FieldKind::Choice(ChoiceRule::new(&options))
         }
     };
     Some(FieldRule {
         kind,
-        missing: spec.missing_allowed,
+        missing: missing_kind(spec.missing_allowed, json),
     })
 }
 
+fn missing_kind(allowed: bool, json: bool) -> Missing {
+    match (allowed, json) {
+        (false, _) => Missing::No,
+        (true, false) => Missing::Empty,
+        (true, true) => Missing::Null,
+    }
+}
+
 /// The rule of a column fixed to `value`.
-fn fixed_rule(spec: &ColumnSpec, value: &str) -> Result<FieldRule, String> {
+fn fixed_rule(spec: &ColumnSpec, value: &str, json: bool) -> Result<FieldRule, String> {
     let name = &spec.name;
     if is_missing_token(value) {
         return if spec.missing_allowed {
             Ok(FieldRule {
                 kind: FieldKind::Choice(ChoiceRule::new::<&str>(&[])),
-                missing: true,
+                missing: missing_kind(true, json),
             })
         } else {
             Err(format!(
@@ -859,7 +991,7 @@ fn fixed_rule(spec: &ColumnSpec, value: &str) -> Result<FieldRule, String> {
     }
     if !reads_back(value) {
         return Err(format!(
-            "column '{name}' is fixed to '{value}', which does not read back as itself in CSV"
+            "column '{name}' is fixed to '{value}', which does not read back as itself"
         ));
     }
     if let Some(reason) = validate_text(spec, value) {
@@ -872,9 +1004,14 @@ fn fixed_rule(spec: &ColumnSpec, value: &str) -> Result<FieldRule, String> {
             "column '{name}' is fixed to '{value}', not a number"
         ));
     }
+    let text = if json {
+        json_string(value)
+    } else {
+        csv_field(value)
+    };
     Ok(FieldRule {
-        kind: FieldKind::Choice(ChoiceRule::new(&[csv_field(value)])),
-        missing: false,
+        kind: FieldKind::Choice(ChoiceRule::new(&[text])),
+        missing: Missing::No,
     })
 }
 
@@ -886,6 +1023,9 @@ fn fixed_rule(spec: &ColumnSpec, value: &str) -> Result<FieldRule, String> {
 enum Position {
     /// At byte `.0` of the header line.
     Header(u32),
+    /// At byte `at` of the literal before field `column` of data row `row` (after the last
+    /// field when `column` is the number of columns).
+    Literal { row: u32, column: u32, at: u32 },
     /// In data row `row` (0-based), column `column`.
     Field {
         row: u32,
@@ -956,14 +1096,18 @@ pub struct ConstrainedDecoder {
 impl ConstrainedDecoder {
     /// A decoder at the start of the answer.
     pub fn new(grammar: Arc<RowGrammar>, vocab: Arc<TokenVocabulary>, rows: usize) -> Self {
-        Self {
+        let mut decoder = Self {
             grammar,
             vocab,
             rows: u32::try_from(rows).unwrap_or(u32::MAX),
             position: Position::Header(0),
             bytes: Vec::new(),
             ended: false,
+        };
+        if decoder.grammar.header.is_empty() {
+            decoder.position = decoder.row_start(0);
         }
+        decoder
     }
 
     /// The position after `byte`, if the grammar allows it there.
@@ -972,7 +1116,7 @@ impl ConstrainedDecoder {
         match *position {
             Position::Header(at) => {
                 let at = at as usize;
-                (grammar.header[at] == byte).then(|| {
+                (grammar.header.get(at) == Some(&byte)).then(|| {
                     if at + 1 < grammar.header.len() {
                         Position::Header(at as u32 + 1)
                     } else {
@@ -980,19 +1124,35 @@ impl ConstrainedDecoder {
                     }
                 })
             }
+            Position::Literal { row, column, at } => {
+                let literal = grammar.literal(column as usize);
+                (literal.get(at as usize) == Some(&byte)).then(|| {
+                    if at as usize + 1 < literal.len() {
+                        Position::Literal {
+                            row,
+                            column,
+                            at: at + 1,
+                        }
+                    } else {
+                        self.literal_end(row, column)
+                    }
+                })
+            }
             Position::Field { row, column, state } => {
                 let rule = &grammar.fields[column as usize];
-                let last = column as usize + 1 == grammar.fields.len();
-                let separator = if last { b'\n' } else { b',' };
-                if byte == separator && rule.is_complete(&state) {
-                    return Some(if last {
-                        self.row_start(row + 1)
-                    } else {
-                        Position::Field {
+                // The field ends where the next literal begins (`,`, `\n`, `,"name":`, `}`);
+                // no field value continues with that byte once complete.
+                let next = column + 1;
+                if grammar.literal(next as usize).first() == Some(&byte) && rule.is_complete(&state)
+                {
+                    return Some(if grammar.literal(next as usize).len() > 1 {
+                        Position::Literal {
                             row,
-                            column: column + 1,
-                            state: grammar.fields[column as usize + 1].start(),
+                            column: next,
+                            at: 1,
                         }
+                    } else {
+                        self.literal_end(row, next)
                     });
                 }
                 rule.step(&state, byte)
@@ -1002,14 +1162,32 @@ impl ConstrainedDecoder {
         }
     }
 
+    /// Where the automaton is once the literal before field `column` of `row` is read (or, at
+    /// the start of a row, skipped when empty).
+    fn literal_end(&self, row: u32, column: u32) -> Position {
+        let grammar = &*self.grammar;
+        if column as usize == grammar.fields.len() {
+            return self.row_start(row + 1);
+        }
+        Position::Field {
+            row,
+            column,
+            state: grammar.fields[column as usize].start(),
+        }
+    }
+
+    /// The start of data row `row`.
     fn row_start(&self, row: u32) -> Position {
         if row >= self.rows {
-            Position::Done
+            return Position::Done;
+        }
+        if self.grammar.literal(0).is_empty() {
+            self.literal_end(row, 0)
         } else {
-            Position::Field {
+            Position::Literal {
                 row,
                 column: 0,
-                state: self.grammar.fields[0].start(),
+                at: 0,
             }
         }
     }
@@ -1094,6 +1272,11 @@ impl ConstrainedDecoder {
                 "header line at byte {at}, expected {:?}",
                 self.grammar.header()
             ),
+            Position::Literal { row, column, .. } => format!(
+                "row {}, expected {:?}",
+                row + 1,
+                String::from_utf8_lossy(self.grammar.literal(column as usize))
+            ),
             Position::Field { row, column, .. } => format!(
                 "row {}, column '{}': expected {}",
                 row + 1,
@@ -1113,7 +1296,7 @@ impl ConstrainedDecoder {
     pub fn rows_done(&self) -> usize {
         match self.position {
             Position::Header(_) => 0,
-            Position::Field { row, .. } => row as usize,
+            Position::Literal { row, .. } | Position::Field { row, .. } => row as usize,
             Position::Done => self.rows as usize,
         }
     }
