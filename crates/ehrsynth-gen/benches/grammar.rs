@@ -165,12 +165,19 @@ fn main() {
     let mut tokens_out = 0usize;
     let (mut valid_rows, mut rejected) = (0, 0);
     let mut sample = String::new();
+    let mut slowest = (0.0, String::new());
     for _ in 0..3 {
         let mut decoder = ConstrainedDecoder::new(grammar.clone(), vocab.clone(), 5);
         while !decoder.is_finished() {
             let t = Instant::now();
             decoder.allowed(&mut mask);
-            times.push(t.elapsed().as_secs_f64() * 1e6);
+            let micros = t.elapsed().as_secs_f64() * 1e6;
+            if micros > slowest.0 {
+                let text = decoder.text();
+                let tail = text.len().saturating_sub(30);
+                slowest = (micros, text[tail..].to_string());
+            }
+            times.push(micros);
             let allowed: Vec<u32> = (0..size as u32).filter(|&i| mask[i as usize]).collect();
             // Prefer longer tokens like a model would, so multi-byte merges get exercised.
             let pick = if rng.random_bool(0.5) {
@@ -205,5 +212,6 @@ fn main() {
         times[times.len() - 1],
         mean
     );
+    println!("slowest step after ...{:?}", slowest.1);
     println!("answers: {valid_rows} valid rows, {rejected} rejected; a row: {sample}");
 }
