@@ -99,6 +99,11 @@ fn config(run: &str, target: usize, max_requests: usize) -> EngineConfig {
         max_retries: 3,
         backoff: Duration::from_millis(10),
         circuit_breaker: 3,
+        limits: ehrsynth_gen::llm::limits::Limits {
+            concurrency: 1,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+        },
         use_cache: true,
         seed: 1000,
         fixed: None,
@@ -375,9 +380,8 @@ fn anthropic_and_gemini_shapes_work_over_http() {
         let mut cfg = config("r", 6, 5);
         (cfg.provider, cfg.base_url, cfg.api_key) =
             (kind, shaped_server(kind), Some("test-key".into()));
-        let transport = ehrsynth_gen::llm::engine::HttpTransport {
-            timeout: Duration::from_secs(5),
-        };
+        let transport =
+            ehrsynth_gen::llm::engine::HttpTransport::new(Duration::from_secs(5), None).unwrap();
         let outcome = run(
             &cfg,
             &schema(),
@@ -402,4 +406,288 @@ fn anthropic_and_gemini_shapes_work_over_http() {
             "the key never reaches the log"
         );
     }
+}
+
+fn concurrent(run: &str, target: usize, max_requests: usize, concurrency: usize) -> EngineConfig {
+    let mut cfg = config(run, target, max_requests);
+    cfg.limits.concurrency = concurrency;
+    cfg
+}
+
+/// Wraps [`Scripted`]: holds each request until `wanted` are in flight together (or 5 s pass),
+/// recording the most in flight at once, and delays answers by slot so they come back out of
+/// order.
+struct Overlapping {
+    inner: Scripted,
+    wanted: usize,
+    state: Mutex<(usize, usize)>, // (in flight now, most in flight)
+    changed: std::sync::Condvar,
+}
+
+impl Overlapping {
+    fn new(inner: Scripted, wanted: usize) -> Self {
+        Self {
+            inner,
+            wanted,
+            state: Mutex::new((0, 0)),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+}
+
+impl Transport for Overlapping {
+    fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        {
+            let mut state = self.state.lock().unwrap();
+            state.0 += 1;
+            state.1 = state.1.max(state.0);
+            self.changed.notify_all();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while state.1 < self.wanted && std::time::Instant::now() < deadline {
+                state = self
+                    .changed
+                    .wait_timeout(state, Duration::from_millis(50))
+                    .unwrap()
+                    .0;
+            }
+        }
+        let seed = request.body["seed"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(seed * 7 % 13));
+        let answer = self.inner.send(request);
+        self.state.lock().unwrap().0 -= 1;
+        answer
+    }
+}
+
+#[test]
+fn requests_overlap_up_to_the_concurrency() {
+    for concurrency in [2, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let transport = Overlapping::new(Scripted::new(vec![]), concurrency);
+        let outcome = run(
+            &concurrent("r", 40, 30, concurrency),
+            &schema(),
+            &journal,
+            &transport,
+            &|_| "p".into(),
+            &HashSet::new(),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!((outcome.rows.len(), outcome.stop), (40, StopReason::Enough));
+        assert_eq!(
+            transport.state.lock().unwrap().1,
+            concurrency,
+            "most requests in flight at once"
+        );
+        // Every request sent was journaled with its answer, none twice.
+        let calls = transport.inner.calls.lock().unwrap().clone();
+        let unique: HashSet<u64> = calls.iter().copied().collect();
+        assert_eq!(unique.len(), calls.len());
+        let totals = journal.totals("r").unwrap();
+        assert_eq!((totals.answered, totals.failed), (calls.len() as u64, 0));
+        assert!(
+            calls.len() < 10 + 2 * concurrency,
+            "at most 2c - 1 extra requests"
+        );
+    }
+}
+
+/// Faults on some slots, answers out of order.
+fn faulty() -> Overlapping {
+    let down = RawResponse {
+        status: 503,
+        body: "unavailable".into(),
+        retry_after: None,
+    };
+    let mut faults: Vec<_> = std::iter::repeat_n((3, Ok(down)), 4).collect(); // slot 3 fails
+    faults.push((1, Err(TransportError::Timeout)));
+    faults.push((5, ok("I'm sorry, I can't help with that.")));
+    faults.push((6, ok("age,death\n20,0\n21,1\n99,1\n")));
+    Overlapping::new(Scripted::new(faults), 1)
+}
+
+#[test]
+fn concurrency_changes_timing_but_not_rows() {
+    let training: HashSet<String> = ["33\u{1f}1".to_string()].into_iter().collect();
+    let run_with = |concurrency: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        run(
+            &concurrent("r", 30, 40, concurrency),
+            &schema(),
+            &journal,
+            &faulty(),
+            &|_| "p".into(),
+            &training,
+            &|_| {},
+        )
+        .unwrap()
+    };
+    let one = run_with(1);
+    assert_eq!((one.rows.len(), one.stop.clone()), (30, StopReason::Enough));
+    for concurrency in [2, 4, 8] {
+        let many = run_with(concurrency);
+        assert_eq!(many.rows, one.rows, "concurrency {concurrency}");
+        assert_eq!(many.rejected, one.rejected, "concurrency {concurrency}");
+        assert_eq!(
+            (many.duplicates, many.training_copies, many.stop.clone()),
+            (one.duplicates, one.training_copies, one.stop.clone()),
+            "concurrency {concurrency}"
+        );
+    }
+}
+
+#[test]
+fn budgets_stop_cleanly_with_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let mut cfg = concurrent("r", 1000, 1000, 4);
+    cfg.max_tokens = Some(1500); // 10 answers of 150 tokens
+    let transport = Overlapping::new(Scripted::new(vec![]), 4);
+    let outcome = run(
+        &cfg,
+        &schema(),
+        &journal,
+        &transport,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome.stop, StopReason::TokenBudget);
+    let totals = journal.totals("r").unwrap();
+    // Nothing left half-done: every request begun was answered and counted, and every answer
+    // paid for was used (4 valid rows each).
+    assert_eq!(totals.requests, totals.answered);
+    assert_eq!(totals.answered, outcome.requests as u64);
+    assert_eq!(outcome.tokens, 150 * totals.answered);
+    assert_eq!(outcome.rows.len(), 4 * outcome.requests);
+    // In-flight requests count against the budget: the overshoot stays under one round.
+    assert!(
+        outcome.tokens >= 1500 && outcome.tokens < 1500 + 4 * 150,
+        "{}",
+        outcome.tokens
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    cfg.max_tokens = None;
+    cfg.max_cost_usd = Some(0.002); // 200 µ$ per answer
+    let outcome = run(
+        &cfg,
+        &schema(),
+        &journal,
+        &Overlapping::new(Scripted::new(vec![]), 4),
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome.stop, StopReason::CostBudget);
+    assert!(outcome.cost_usd >= 0.002 && outcome.cost_usd < 0.002 + 4.0 * 0.0002);
+    let totals = journal.totals("r").unwrap();
+    assert_eq!(totals.requests, totals.answered);
+}
+
+#[test]
+fn the_rate_limit_spaces_requests_in_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let mut cfg = concurrent("r", 20, 10, 4);
+    cfg.limits.requests_per_minute = Some(2);
+    let slept = Mutex::new(Vec::new());
+    let outcome = run(
+        &cfg,
+        &schema(),
+        &journal,
+        &Scripted::new(vec![]),
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|d| slept.lock().unwrap().push(d),
+    )
+    .unwrap();
+    assert_eq!(outcome.rows.len(), 20);
+    // 5 requests (more if answers came back out of order): 2 at once, 2 a minute later, and so
+    // on. The wait is that, less the little real time that passed between sends (the clock is
+    // wall time, moved on by each requested sleep).
+    let minutes = (outcome.requests as u64 - 1) / 2;
+    assert!(outcome.requests >= 5, "{}", outcome.requests);
+    let waited: Duration = slept.lock().unwrap().iter().sum();
+    let expected = Duration::from_secs(60 * minutes);
+    assert!(
+        waited > expected - Duration::from_secs(20) && waited <= expected,
+        "{waited:?} for {} requests",
+        outcome.requests
+    );
+}
+
+#[test]
+fn a_killed_concurrent_run_resumes_without_asking_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let first = Overlapping::new(Scripted::new(vec![]), 4);
+    let partial = run(
+        &concurrent("r", 40, 5, 4),
+        &schema(),
+        &Journal::open(&path).unwrap(),
+        &first,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(partial.stop, StopReason::RequestBudget);
+    let second = Overlapping::new(Scripted::new(vec![]), 4);
+    let outcome = run(
+        &concurrent("r", 40, 40, 4),
+        &schema(),
+        &Journal::open(&path).unwrap(),
+        &second,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!((outcome.rows.len(), outcome.from_journal), (40, 5));
+    let mut calls = first.inner.calls.lock().unwrap().clone();
+    calls.extend(second.inner.calls.lock().unwrap().iter());
+    let unique: HashSet<u64> = calls.iter().copied().collect();
+    assert_eq!(unique.len(), calls.len(), "no slot asked twice: {calls:?}");
+    let ages: Vec<i64> = outcome.rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(ages, (20..60).collect::<Vec<_>>());
+}
+
+#[test]
+fn retry_after_pauses_every_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let limited = RawResponse {
+        status: 429,
+        body: String::new(),
+        retry_after: Some(30),
+    };
+    let transport = Overlapping::new(Scripted::new(vec![(0, Ok(limited))]), 4);
+    let slept = Mutex::new(Vec::new());
+    let outcome = run(
+        &concurrent("r", 40, 20, 4),
+        &schema(),
+        &journal,
+        &transport,
+        &|_| "p".into(),
+        &HashSet::new(),
+        &|d| slept.lock().unwrap().push(d),
+    )
+    .unwrap();
+    assert_eq!(outcome.rows.len(), 40);
+    // The sleeps do not pass here, so every send after the 429 (slot 0's retry and the later
+    // slots') waits for the rest of the 30 s first, not just the request that was told so.
+    let paused = slept
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| **d > Duration::from_secs(29) && **d <= Duration::from_secs(30))
+        .count();
+    assert!(paused >= 3, "{paused} sends waited");
 }

@@ -99,6 +99,11 @@ fn generator(
             max_retries: 1,
             backoff: Duration::from_millis(1),
             circuit_breaker: 3,
+            limits: ehrsynth_gen::llm::limits::Limits {
+                concurrency: 1,
+                requests_per_minute: None,
+                tokens_per_minute: None,
+            },
             use_cache: true,
             seed: 0,
             fixed: None,

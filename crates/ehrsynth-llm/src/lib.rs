@@ -1,18 +1,21 @@
-//! LLM requests for ehrsynth. So far:
-//! - [`http`]: a small blocking HTTP/1.1 client for local `http://` servers;
+//! LLM requests for ehrsynth:
+//! - [`http`]: a small blocking HTTP/1.1 client, plain for local servers and TLS (rustls) for
+//!   the hosted APIs, with a custom CA bundle and an HTTPS proxy;
 //! - [`provider`]: the wire formats of OpenAI, Anthropic, Gemini and OpenAI-compatible servers
 //!   (request bodies, answers, failures and whether they are worth retrying);
 //! - [`structured`]: a table schema compiled into each provider's structured-output dialect;
 //! - [`journal`]: a SQLite file per run in which every request is written before it is sent and
 //!   every raw answer before it is parsed, so a killed run resumes without repeating finished
 //!   requests, identical requests are answered from the journal, and an egress log shows what was
-//!   sent to which provider.
+//!   sent to which provider;
+//! - [`prices`]: token prices per model (built-in table, user overrides).
 //!
-//! Planned here (issue 5): the TLS transport for commercial APIs and per-provider rate limits.
-//! The request loop (retries, backoff, circuit breaker, budgets) lives in `ehrsynth_gen::llm::engine`.
+//! The request loop (concurrency, rate limits, retries, backoff, circuit breaker, budgets) lives
+//! in `ehrsynth_gen::llm::engine`.
 
 pub mod http;
 pub mod journal;
+pub mod prices;
 pub mod provider;
 pub mod structured;
 

@@ -37,7 +37,7 @@ pub struct CellContext<'a> {
     pub budget_left_usd: Option<f64>,
 }
 
-/// The statistical generators (shared with `ehrsynth generate`).
+/// The statistical generators of a cell.
 pub fn statistical_generator(
     kind: GeneratorKind,
     epsilon: Option<f64>,

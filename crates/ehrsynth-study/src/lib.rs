@@ -5,7 +5,7 @@
 //! - [`grid`]: the config expanded into cells, with ids and settings hashes.
 //! - [`data`]: the real data prepared once: loaded, split, ranked, the cross-hospital matrix.
 //! - [`cell`]: one cell: columns, generator, audit, distributions.
-//! - [`llm`]: LLM settings to a generator config, shared with `ehrsynth generate`.
+//! - [`llm`]: LLM settings to a generator config, for any provider the caller has a transport for.
 //! - [`journal`]: the study journal (SQLite) that makes a stopped study resume.
 //! - [`runner`]: the loop over cells and the output files.
 //! - [`results`]: what a finished study holds; the runner writes it, the report reads it.

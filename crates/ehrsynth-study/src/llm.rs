@@ -1,4 +1,4 @@
-//! One place that turns LLM settings (from `ehrsynth generate`'s options or a study cell) into
+//! One place that turns a study cell's LLM settings into
 //! an [`LlmConfig`]: provider wire format, API key from the environment, budgets, journal, and
 //! the transport the caller supplies per provider (HTTP, the in-process local model, ...).
 
@@ -146,6 +146,7 @@ pub fn llm_config(
             max_tokens: settings.max_tokens,
             max_cost_usd: settings.max_cost_usd,
             price: settings.price,
+            limits: ehrsynth_gen::llm::limits::Limits::default_for(provider),
             max_retries: 4,
             backoff: Duration::from_secs(1),
             circuit_breaker: 3,

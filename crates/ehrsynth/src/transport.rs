@@ -16,5 +16,7 @@ pub fn transport_for(provider: &str, timeout: Duration) -> Result<Arc<dyn Transp
                 .into(),
         );
     }
-    Ok(Arc::new(HttpTransport { timeout }))
+    // HTTP for local servers, TLS (Mozilla's roots) for hosted APIs.
+    let transport = HttpTransport::new(timeout, None).map_err(|e| e.to_string())?;
+    Ok(Arc::new(transport))
 }

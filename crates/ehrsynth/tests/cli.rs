@@ -601,7 +601,7 @@ fn generate_with_an_llm_on_a_local_server_and_resume() {
         stderr.contains("4 of the 12 rows asked for were generated"),
         "{stderr}"
     );
-    // Hosted providers need a key (and TLS, not in this build): a clear error either way.
+    // Hosted providers need a key: a clear error.
     let hosted = ehrsynth(&[
         "generate",
         "--train",
@@ -622,4 +622,424 @@ fn generate_with_an_llm_on_a_local_server_and_resume() {
         "{}",
         text(&hosted.stderr)
     );
+}
+
+/// A loopback OpenAI-compatible server that answers slowly (`delay`) with 4 valid rows derived
+/// from the request's seed (so a slot always gets the same rows), and keeps every request body.
+fn slow_seeded_server(
+    delay: std::time::Duration,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let seed = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["seed"].as_u64())
+                    .unwrap_or(0);
+                log.lock().unwrap().push(body);
+                std::thread::sleep(delay);
+                let rows: String = (0..4)
+                    .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
+                    .collect();
+                let answer = serde_json::json!({
+                    "choices": [{ "message": { "content": format!("age,death\n{rows}") }, "finish_reason": "stop" }],
+                    "usage": { "prompt_tokens": 50, "completion_tokens": 30 }
+                })
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The "done when": a run killed (SIGKILL) at random moments and resumed by running the
+/// same command again ends with exactly N valid rows, and no request whose answer the journal
+/// recorded is ever sent again.
+#[test]
+fn a_run_killed_at_random_moments_resumes_to_exactly_n_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.parquet");
+    let made = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "300",
+        "--hospitals",
+        "3",
+        "--out",
+        path(&train),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (url, seen) = slow_seeded_server(std::time::Duration::from_millis(120));
+    let out = dir.path().join("killed.csv");
+    let journal = dir.path().join("killed.journal.sqlite");
+    let rows = 48;
+    let args = [
+        "generate",
+        "--train",
+        path(&train),
+        "--generator",
+        "llm",
+        "--strategy",
+        "naive",
+        "--provider",
+        "openai-compatible",
+        "--base-url",
+        &url,
+        "--features",
+        "age",
+        "--rows",
+        "48",
+        "--rows-per-request",
+        "4",
+        "--seed",
+        "5",
+        "--journal",
+        path(&journal),
+        "--out",
+        path(&out),
+    ];
+    // Seeded kill moments (xorshift), between 50 and 650 ms after the start.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut kills = 0;
+    let mut finished = false;
+    for attempt in 0..30 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if attempt < 6 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            std::thread::sleep(std::time::Duration::from_millis(50 + state % 600));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL: no chance to clean up
+                child.wait().unwrap();
+                kills += 1;
+                continue;
+            }
+        }
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        finished = true;
+        break;
+    }
+    assert!(finished && kills >= 3, "{kills} kills");
+    eprintln!(
+        "killed {kills} times; the server saw {} requests",
+        seen.lock().unwrap().len()
+    );
+    let table = read_table(&out, None).unwrap();
+    assert_eq!(table.n_rows(), rows);
+    let schema = ehrsynth_table::Schema::load(&dir.path().join("killed.schema.toml")).unwrap();
+    assert!(schema.validate_table(&table).unwrap().rejected.is_empty());
+
+    let j = ehrsynth_llm::Journal::open(&journal).unwrap();
+    let run = "generate-naive-5";
+    let totals = j.totals(run).unwrap();
+    let answered_slots = j.answered(run).unwrap().len() as u64;
+    let seen = seen.lock().unwrap();
+    let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+    // Each slot's answer was recorded once: no request was sent again after its answer was in the
+    // journal (a second sending would have been recorded as a second answer).
+    assert_eq!(totals.answered, answered_slots);
+    // Every distinct request the server saw ended answered in the journal: nothing lost.
+    assert_eq!(distinct.len() as u64, answered_slots);
+    // Repeats happen only for requests cut off by a kill before their answer was recorded.
+    assert!(
+        seen.len() - distinct.len() <= kills,
+        "{} requests, {} distinct, {kills} kills",
+        seen.len(),
+        distinct.len()
+    );
+}
+
+#[test]
+fn llm_estimates_and_prices_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    let made = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "300",
+        "--hospitals",
+        "3",
+        "--out",
+        path(&train),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let out = dir.path().join("never.csv");
+    let base = [
+        "generate",
+        "--train",
+        path(&train),
+        "--generator",
+        "llm",
+        "--rows",
+        "1000",
+        "--features",
+        "age",
+        "--out",
+        path(&out),
+        "--estimate",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        ehrsynth(&args)
+    };
+    // --estimate sends nothing and needs no key; the built-in table prices a dated snapshot.
+    let run = with(&[
+        "--provider",
+        "openai",
+        "--model",
+        "gpt-4o-2024-08-06",
+        "--api-key-env",
+        "EHRSYNTH_TEST_NO_SUCH_KEY",
+    ]);
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("at $2.5/$10 per million"), "{stderr}");
+    assert!(!out.exists());
+    // A price file overrides the table.
+    let prices = dir.path().join("prices.toml");
+    std::fs::write(&prices, "gpt-4o = { input = 1, output = 3 }\n").unwrap();
+    let run = with(&[
+        "--provider",
+        "openai",
+        "--model",
+        "gpt-4o",
+        "--prices",
+        path(&prices),
+    ]);
+    assert!(
+        text(&run.stderr).contains("at $1/$3 per million"),
+        "{}",
+        text(&run.stderr)
+    );
+    // An unknown hosted model: a warning, and --max-cost refused without prices.
+    let run = with(&["--provider", "anthropic", "--model", "claude-next"]);
+    assert!(run.status.success() && text(&run.stderr).contains("warning: no price is known"));
+    let run = with(&[
+        "--provider",
+        "anthropic",
+        "--model",
+        "claude-next",
+        "--max-cost",
+        "5",
+    ]);
+    assert!(
+        !run.status.success() && text(&run.stderr).contains("--max-cost needs the model's prices"),
+        "{}",
+        text(&run.stderr)
+    );
+    let run = with(&[
+        "--provider",
+        "anthropic",
+        "--model",
+        "claude-next",
+        "--max-cost",
+        "5",
+        "--price-input",
+        "3",
+        "--price-output",
+        "15",
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // Local servers cost nothing.
+    let run = with(&["--provider", "openai-compatible", "--model", "llama"]);
+    assert!(
+        text(&run.stderr).contains("at $0/$0 per million"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+/// A loopback TLS server (the test certificate of crates/ehrsynth-llm/tests/fixtures/tls)
+/// answering in OpenAI's documented shape with 4 rows per request derived from its seed; counts
+/// the requests that got through the handshake.
+fn openai_over_tls() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ehrsynth-llm/tests/fixtures/tls");
+    let certificates: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(fixtures.join("server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixtures.join("server.key")).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, counter) = (config.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut reader = BufReader::new(rustls::StreamOwned::new(connection, tcp));
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if length == 0 || reader.read_exact(&mut body).is_err() {
+                    return; // an untrusting client hangs up during the handshake
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let seed = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["seed"]
+                    .as_u64()
+                    .unwrap();
+                let rows: String = (0..4)
+                    .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
+                    .collect();
+                let answer = serde_json::json!({
+                    "id": "chatcmpl-1", "object": "chat.completion",
+                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": format!("age,death\n{rows}") }, "finish_reason": "stop" }],
+                    "usage": { "prompt_tokens": 1000, "completion_tokens": 100 }
+                })
+                .to_string();
+                let stream = reader.get_mut();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+            });
+        }
+    });
+    (url, served)
+}
+
+#[test]
+fn generate_with_a_hosted_provider_over_tls_and_a_custom_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.parquet");
+    let made = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "300",
+        "--hospitals",
+        "3",
+        "--out",
+        path(&train),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (url, served) = openai_over_tls();
+    let ca =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ehrsynth-llm/tests/fixtures/tls/ca.pem");
+    let out = dir.path().join("hosted.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--train",
+            path(&train),
+            "--generator",
+            "llm",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--base-url",
+            &url,
+            "--api-key-env",
+            "EHRSYNTH_TEST_KEY",
+            "--features",
+            "age",
+            "--rows",
+            "16",
+            "--rows-per-request",
+            "4",
+            "--out",
+            path(&out),
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
+            .args(&args)
+            .env("EHRSYNTH_TEST_KEY", "sk-test-secret")
+            .env_remove("EHRSYNTH_CA_CERT")
+            .output()
+            .unwrap()
+    };
+    // Without the CA: a clear certificate error, nothing sent, no retry storm, the key unseen.
+    let refused = run(&["--journal", path(&dir.path().join("refused.sqlite"))]);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("certificate") && stderr.contains("--ca-cert"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-test-secret"), "{stderr}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // With it: 16 valid rows over TLS, 4 at once, priced from the built-in table.
+    let ok = run(&["--ca-cert", ca.to_str().unwrap()]);
+    let stderr = text(&ok.stderr);
+    assert!(ok.status.success(), "{stderr}");
+    assert_eq!(read_table(&out, None).unwrap().n_rows(), 16);
+    assert!(stderr.contains("4 request(s) at once"), "{stderr}");
+    // Priced as gpt-4o-mini: (1000 x 0.15 + 100 x 0.60) / 1e6 = $0.00021 per request sent
+    // (4 or more: with 4 at once a few may go out beyond the last one needed).
+    let sent: u64 = stderr
+        .split(" sent, ")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the summary says how many requests were sent");
+    assert!(sent >= 4, "{stderr}");
+    let cost = format!("{} tokens, ${:.4}", 1100 * sent, 0.00021 * sent as f64);
+    assert!(stderr.contains(&cost), "{cost} in {stderr}");
+    assert!(!stderr.contains("sk-test-secret"), "{stderr}");
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 4);
 }

@@ -8,9 +8,19 @@
 //! exponential backoff and jitter), and records the raw answer before parsing it. Parsed rows are
 //! validated against the schema; rows identical to a training row or to an accepted row are
 //! dropped and counted. A provider that keeps failing trips a circuit breaker.
+//!
+//! Requests run concurrently (up to [`Limits::concurrency`] worker threads, under the per-minute
+//! request and token limits of a [`RateLimiter`]) but everything else stays on the calling
+//! thread: the journal, the budgets, the breaker and the acceptance of rows, which happens in
+//! slot order. Slot `s` always sends the same request (its seed is `seed + s`), so the same
+//! answers give the same rows whatever the timing and the concurrency. With concurrency `c`, at
+//! most `2c − 1` requests beyond the last needed one (usually fewer: no new request goes out once
+//! those on their way are expected to fill the target) may be sent before the target is reached;
+//! their answers are journaled (and paid for) but not used.
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use ehrsynth_llm::provider::{
     Finish, HttpRequest, Parameters, ProviderError, ProviderKind, build_request, read_response,
@@ -21,6 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::generator::{GenError, same_value};
+use crate::llm::limits::{Limits, RateLimiter};
 use crate::llm::parse::{AnswerFormat, Rejection, parse_answer};
 
 /// What came back over the wire.
@@ -43,6 +54,9 @@ pub enum TransportError {
     /// The connection failed or broke mid-answer.
     #[error("connection failed: {0}")]
     Connection(String),
+    /// A failure that retrying cannot mend (an untrusted certificate, a bad URL or setting).
+    #[error("{0}")]
+    Permanent(String),
 }
 
 /// Sends one request; the HTTP client and test fakes implement it.
@@ -51,40 +65,45 @@ pub trait Transport: Send + Sync {
     fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError>;
 }
 
-/// The transport for plain `http://` servers (llama-server, vLLM, Ollama, LM Studio).
-#[derive(Debug, Clone, Copy)]
+/// The transport over HTTP: plain `http://` for local servers (llama-server, vLLM, Ollama, LM
+/// Studio) and TLS for the hosted APIs, with the client's CA bundle and proxy settings.
+#[derive(Debug, Clone)]
 pub struct HttpTransport {
-    /// Longest wait for a connection or a read.
-    pub timeout: Duration,
+    client: ehrsynth_llm::http::Client,
+}
+
+impl HttpTransport {
+    /// A transport waiting at most `timeout` per connect or read, trusting `ca_cert` (a PEM
+    /// bundle) besides the built-in roots, else `EHRSYNTH_CA_CERT`; `HTTPS_PROXY` is honoured.
+    pub fn new(timeout: Duration, ca_cert: Option<&std::path::Path>) -> Result<Self, GenError> {
+        ehrsynth_llm::http::Client::new(timeout, ca_cert)
+            .map(|client| Self { client })
+            .map_err(|e| GenError::Invalid(e.to_string()))
+    }
 }
 
 impl Transport for HttpTransport {
     fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
-        match ehrsynth_llm::http::post_json(
-            &request.url,
-            &request.headers,
-            &request.body.to_string(),
-            self.timeout,
-        ) {
+        use ehrsynth_llm::http::HttpError;
+        match self
+            .client
+            .post_json(&request.url, &request.headers, &request.body.to_string())
+        {
             Ok(answer) => Ok(RawResponse {
                 status: answer.status,
                 body: answer.body,
                 retry_after: answer.retry_after,
             }),
-            Err(ehrsynth_llm::http::HttpError::Timeout(_)) => Err(TransportError::Timeout),
+            Err(HttpError::Timeout(_)) => Err(TransportError::Timeout),
+            Err(e @ (HttpError::Tls(..) | HttpError::BadUrl(..) | HttpError::Setup(_))) => {
+                Err(TransportError::Permanent(e.to_string()))
+            }
             Err(e) => Err(TransportError::Connection(e.to_string())),
         }
     }
 }
 
-/// Prices in US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Price {
-    /// Per million prompt tokens.
-    pub input_per_million: f64,
-    /// Per million completion tokens.
-    pub output_per_million: f64,
-}
+pub use ehrsynth_llm::prices::Price;
 
 /// A rough cost estimate before a run: tokens counted as characters / 4 for the prompt and
 /// about 4 tokens per cell for the answer.
@@ -149,6 +168,8 @@ pub struct EngineConfig {
     pub max_cost_usd: Option<f64>,
     /// Token prices.
     pub price: Price,
+    /// Requests in flight at once and per-minute limits.
+    pub limits: Limits,
     /// Attempts per request beyond the first.
     pub max_retries: u32,
     /// First backoff delay; doubles per attempt, with jitter.
@@ -204,23 +225,48 @@ pub struct EngineOutcome {
     pub stop: StopReason,
 }
 
+/// A provider's "retry after" shared by all workers: once one request is told to wait, no worker
+/// sends before that time.
+#[derive(Debug, Default)]
+struct Pause(Mutex<Option<Instant>>);
+
+impl Pause {
+    fn until(&self, when: Instant) {
+        if let Ok(mut until) = self.0.lock() {
+            *until = Some(until.map_or(when, |u| u.max(when)));
+        }
+    }
+
+    /// Time left to wait, if any.
+    fn remaining(&self) -> Option<Duration> {
+        let until = (*self.0.lock().ok()?)?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+}
+
 /// Sends one slot's request with retries; returns the answer or the final error text.
 fn send_with_retries(
     config: &EngineConfig,
     transport: &dyn Transport,
     request: &HttpRequest,
-    sleep: &dyn Fn(Duration),
+    sleep: &(dyn Fn(Duration) + Sync),
+    pause: &Pause,
     rng: &mut ChaCha8Rng,
     sent: &mut usize,
 ) -> Result<(RawResponse, ehrsynth_llm::provider::ChatResponse), String> {
     let mut last = String::new();
+    let mut told_to_wait = false;
     for attempt in 0..=config.max_retries {
-        if attempt > 0 {
+        if let Some(wait) = pause.remaining().filter(|_| !told_to_wait) {
+            sleep(wait);
+        } else if attempt > 0 && !std::mem::take(&mut told_to_wait) {
             sleep(backoff_delay(config.backoff, attempt, rng));
         }
         *sent += 1;
         let raw = match transport.send(request) {
             Ok(raw) => raw,
+            Err(TransportError::Permanent(reason)) => return Err(reason),
             Err(e) => {
                 last = e.to_string();
                 continue;
@@ -232,7 +278,10 @@ fn send_with_retries(
                 retry_after: Some(seconds),
             }) => {
                 last = format!("rate limited, retry after {seconds} s");
+                // This worker waits as told; the others before their next send.
+                pause.until(Instant::now() + Duration::from_secs(seconds));
                 sleep(Duration::from_secs(seconds));
+                told_to_wait = true;
             }
             Err(e) if e.retryable() => last = e.to_string(),
             Err(e) => return Err(e.to_string()),
@@ -260,7 +309,7 @@ pub fn run(
     transport: &dyn Transport,
     prompt_for: &dyn Fn(usize) -> String,
     training_rows: &HashSet<String>,
-    sleep: &dyn Fn(Duration),
+    sleep: &(dyn Fn(Duration) + Sync),
 ) -> Result<EngineOutcome, GenError> {
     run_with_progress(
         config,
@@ -274,76 +323,127 @@ pub fn run(
     )
 }
 
-/// [`run`], reporting accepted rows to `progress` and rejections, tokens and cost as its note.
-#[allow(clippy::too_many_arguments)]
-pub fn run_with_progress(
-    config: &EngineConfig,
-    schema: &Schema,
-    journal: &Journal,
-    transport: &dyn Transport,
-    prompt_for: &dyn Fn(usize) -> String,
-    training_rows: &HashSet<String>,
-    sleep: &dyn Fn(Duration),
-    progress: &dyn ehrsynth_table::Progress,
-) -> Result<EngineOutcome, GenError> {
-    let journal_error = |e: ehrsynth_llm::JournalError| GenError::Invalid(e.to_string());
-    let resumed: std::collections::HashMap<u64, String> = journal
-        .answered(&config.run)
-        .map_err(journal_error)?
-        .into_iter()
-        .collect();
-    let format = if config.structured {
-        AnswerFormat::JsonRows
-    } else {
-        AnswerFormat::Csv
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0bac_0ff5);
-    let mut outcome = EngineOutcome {
-        rows: Vec::new(),
-        rejected: Vec::new(),
-        duplicates: 0,
-        training_copies: 0,
-        requests: 0,
-        sent: 0,
-        from_journal: 0,
-        tokens: 0,
-        cost_usd: 0.0,
-        stop: StopReason::RequestBudget,
-    };
-    let mut accepted: HashSet<String> = HashSet::new();
-    let mut failures_in_a_row = 0;
-    for slot in 0..config.max_requests {
-        if outcome.rows.len() >= config.target_rows {
-            break;
-        }
-        if config
+/// One slot's answer, waiting to be accepted in slot order.
+enum SlotAnswer {
+    /// Answer text; `from_wire` when it was sent in this run; `refused` when the model refused.
+    Text {
+        text: String,
+        from_wire: bool,
+        refused: bool,
+    },
+    /// The request failed after its retries.
+    Failed(String),
+}
+
+/// A request handed to a worker: (slot, journal id, request).
+type Job = (usize, i64, HttpRequest);
+
+/// A worker's result: (slot, journal id, attempts sent, answer or final error).
+type Done = (
+    usize,
+    i64,
+    usize,
+    Result<(RawResponse, ehrsynth_llm::provider::ChatResponse), String>,
+);
+
+/// The run's clock for the rate limiter: wall time, but never behind the sleeps it asked for (so
+/// that a no-op sleep in tests still moves the schedule on).
+struct RunClock {
+    started: Instant,
+    floor: Duration,
+}
+
+impl RunClock {
+    fn now(&self) -> Duration {
+        self.started.elapsed().max(self.floor)
+    }
+
+    fn slept(&mut self, d: Duration) {
+        self.floor = self.now() + d;
+    }
+}
+
+/// The state of a run on the calling thread.
+struct Loop<'a> {
+    config: &'a EngineConfig,
+    schema: &'a Schema,
+    journal: &'a Journal,
+    training_rows: &'a HashSet<String>,
+    format: AnswerFormat,
+    outcome: EngineOutcome,
+    accepted: HashSet<String>,
+    failures_in_a_row: u32,
+    /// Set when no more slots may be used (target, breaker); in-flight answers are then only
+    /// journaled.
+    halted: Option<StopReason>,
+    /// Set when a budget forbids new requests; answers already on their way are still used.
+    budget: Option<StopReason>,
+    /// Answers not yet accepted, by slot.
+    ready: BTreeMap<usize, SlotAnswer>,
+    /// Slots given a request so far, and the first slot not yet accepted.
+    next_slot: usize,
+    next_to_accept: usize,
+    in_flight: usize,
+    /// Rows accepted from wire answers and wire answers accepted, for the expected yield.
+    wire_rows: usize,
+    wire_answers: usize,
+}
+
+impl Loop<'_> {
+    fn journal_error(e: ehrsynth_llm::JournalError) -> GenError {
+        GenError::Invalid(e.to_string())
+    }
+
+    /// Whether a budget forbids another request, counting in-flight requests at the average
+    /// spend of the answers so far.
+    fn budget_spent(&self) -> Option<StopReason> {
+        let answered = self.wire_answers_seen().max(1) as f64;
+        let pending = self.in_flight as f64;
+        let tokens = self.outcome.tokens as f64 * (1.0 + pending / answered);
+        let cost = self.outcome.cost_usd * (1.0 + pending / answered);
+        if self
+            .config
             .max_tokens
-            .is_some_and(|limit| outcome.tokens >= limit)
+            .is_some_and(|limit| tokens >= limit as f64)
         {
-            outcome.stop = StopReason::TokenBudget;
-            return Ok(outcome);
+            return Some(StopReason::TokenBudget);
         }
-        if config
-            .max_cost_usd
-            .is_some_and(|limit| outcome.cost_usd >= limit)
-        {
-            outcome.stop = StopReason::CostBudget;
-            return Ok(outcome);
+        if self.config.max_cost_usd.is_some_and(|limit| cost >= limit) {
+            return Some(StopReason::CostBudget);
         }
-        outcome.requests += 1;
-        let prompt = prompt_for(slot);
+        None
+    }
+
+    /// Answers that came back over the wire so far (for average spend).
+    fn wire_answers_seen(&self) -> usize {
+        self.outcome.requests - self.outcome.from_journal - self.in_flight
+    }
+
+    /// Whether the requests on their way can be expected to fill the target (judged from the
+    /// yield of the answers accepted so far), so that no further one is needed yet.
+    fn enough_on_the_way(&self) -> bool {
+        if self.wire_answers == 0 {
+            return false;
+        }
+        let per_answer = self.wire_rows as f64 / self.wire_answers as f64;
+        self.outcome.rows.len() as f64 + self.in_flight as f64 * per_answer
+            >= self.config.target_rows as f64
+    }
+
+    /// The request of `slot`, and its journal record.
+    fn request_of(&self, slot: usize, prompt: String) -> (HttpRequest, RequestRecord) {
+        let config = self.config;
         let parameters = Parameters {
             seed: Some(config.seed.wrapping_add(slot as u64)),
             ..config.parameters.clone()
         };
-        let structured = config.structured.then_some(schema);
         let request = build_request(
             config.provider,
             &config.base_url,
             config.api_key.as_deref(),
             &parameters,
             &prompt,
-            structured,
+            config.structured.then_some(self.schema),
         );
         let record = RequestRecord {
             run: config.run.clone(),
@@ -353,111 +453,321 @@ pub fn run_with_progress(
             model: parameters.model.clone(),
             parameters: request_parameters(&request),
             seed: parameters.seed.unwrap_or(0),
-            prompt: prompt.clone(),
+            prompt,
             contains_real_rows: false,
         };
-        let answer_text = if let Some(raw) = resumed.get(&(slot as u64)) {
-            outcome.from_journal += 1;
-            text_of(config.provider, raw)
-        } else if let Some(cached) = config
-            .use_cache
-            .then(|| journal.cached(&record))
-            .transpose()
-            .map_err(journal_error)?
-            .flatten()
-        {
-            outcome.from_journal += 1;
-            let id = journal.begin(&record).map_err(journal_error)?;
-            journal.answer(id, &cached).map_err(journal_error)?;
-            text_of(config.provider, &cached.raw)
-        } else {
-            let id = journal.begin(&record).map_err(journal_error)?;
-            match send_with_retries(
-                config,
-                transport,
-                &request,
-                sleep,
-                &mut rng,
-                &mut outcome.sent,
-            ) {
-                Ok((raw, chat)) => {
-                    let cost = (chat.input_tokens as f64 * config.price.input_per_million
-                        + chat.output_tokens as f64 * config.price.output_per_million)
-                        / 1e6;
-                    let response = ResponseRecord {
-                        raw: raw.body.clone(),
-                        status: raw.status,
-                        input_tokens: chat.input_tokens,
-                        output_tokens: chat.output_tokens,
-                        cost_usd: cost,
-                    };
-                    journal.answer(id, &response).map_err(journal_error)?;
-                    outcome.tokens += chat.input_tokens + chat.output_tokens;
-                    outcome.cost_usd += cost;
-                    failures_in_a_row = 0;
-                    if chat.finish == Finish::Refused {
-                        outcome.rejected.push(Rejection {
+        (request, record)
+    }
+
+    /// Records a worker's result in the journal and the totals; queues it for acceptance
+    /// unless the run is halted.
+    fn arrived(&mut self, done: Done, limiter: &mut RateLimiter) -> Result<(), GenError> {
+        let (slot, id, sent, result) = done;
+        self.in_flight -= 1;
+        self.outcome.sent += sent;
+        let answer = match result {
+            Ok((raw, chat)) => {
+                let cost = self
+                    .config
+                    .price
+                    .cost(chat.input_tokens, chat.output_tokens);
+                let response = ResponseRecord {
+                    raw: raw.body,
+                    status: raw.status,
+                    input_tokens: chat.input_tokens,
+                    output_tokens: chat.output_tokens,
+                    cost_usd: cost,
+                };
+                self.journal
+                    .answer(id, &response)
+                    .map_err(Self::journal_error)?;
+                let tokens = chat.input_tokens + chat.output_tokens;
+                limiter.settle(slot as u64, tokens);
+                self.outcome.tokens += tokens;
+                self.outcome.cost_usd += cost;
+                SlotAnswer::Text {
+                    refused: chat.finish == Finish::Refused,
+                    text: chat.text,
+                    from_wire: true,
+                }
+            }
+            Err(reason) => {
+                self.journal
+                    .fail_request(id, &reason)
+                    .map_err(Self::journal_error)?;
+                SlotAnswer::Failed(reason)
+            }
+        };
+        if self.halted.is_none() {
+            self.ready.insert(slot, answer);
+        }
+        Ok(())
+    }
+
+    /// Accepts the answers that are next in slot order.
+    fn accept_ready(&mut self, progress: &dyn ehrsynth_table::Progress) {
+        while self.halted.is_none() {
+            let Some(answer) = self.ready.remove(&self.next_to_accept) else {
+                return;
+            };
+            self.next_to_accept += 1;
+            let rows_before = self.outcome.rows.len();
+            match answer {
+                SlotAnswer::Failed(reason) => {
+                    self.failures_in_a_row += 1;
+                    if self.failures_in_a_row >= self.config.circuit_breaker {
+                        self.halted = Some(StopReason::ProviderFailing(reason));
+                    }
+                }
+                SlotAnswer::Text {
+                    text,
+                    from_wire,
+                    refused,
+                } => {
+                    if from_wire {
+                        self.failures_in_a_row = 0;
+                    }
+                    if refused {
+                        self.outcome.rejected.push(Rejection {
                             line: 0,
-                            text: chat.text.chars().take(200).collect(),
+                            text: text.chars().take(200).collect(),
                             reason: "the model refused".into(),
                         });
                     }
-                    Some(chat.text)
-                }
-                Err(reason) => {
-                    journal.fail_request(id, &reason).map_err(journal_error)?;
-                    failures_in_a_row += 1;
-                    if failures_in_a_row >= config.circuit_breaker {
-                        outcome.stop = StopReason::ProviderFailing(reason);
-                        return Ok(outcome);
+                    self.accept_text(&text);
+                    if from_wire {
+                        self.wire_answers += 1;
+                        self.wire_rows += self.outcome.rows.len() - rows_before;
                     }
-                    None
                 }
             }
-        };
-        let rows_before = outcome.rows.len();
-        if let Some(text) = answer_text {
-            let parsed = parse_answer(&text, schema, format);
-            outcome.rejected.extend(parsed.rejected);
-            for row in parsed.rows {
-                let key = row.join("\u{1f}");
-                if let Some((position, value)) = &config.fixed
-                    && !same_value(&row[*position], value)
-                {
-                    outcome.rejected.push(Rejection {
-                        line: 0,
-                        text: row.join(","),
-                        reason: format!(
-                            "not in the requested group (column {} should be {value})",
-                            position + 1
-                        ),
-                    });
-                    continue;
-                }
-                if training_rows.contains(&key) {
-                    outcome.training_copies += 1;
-                } else if !accepted.insert(key) {
-                    outcome.duplicates += 1;
-                } else if outcome.rows.len() < config.target_rows {
-                    outcome.rows.push(row);
-                }
+            progress.advance((self.outcome.rows.len() - rows_before) as u64);
+            progress.note(&format!(
+                "{} rejected, {} duplicates, {} tokens, ${:.4}",
+                self.outcome.rejected.len(),
+                self.outcome.duplicates,
+                self.outcome.tokens,
+                self.outcome.cost_usd
+            ));
+            if self.outcome.rows.len() >= self.config.target_rows {
+                self.halted = Some(StopReason::Enough);
             }
         }
-        progress.advance((outcome.rows.len() - rows_before) as u64);
-        progress.note(&format!(
-            "{} rejected, {} duplicates, {} tokens, ${:.4}",
-            outcome.rejected.len(),
-            outcome.duplicates,
-            outcome.tokens,
-            outcome.cost_usd
-        ));
     }
-    outcome.stop = if outcome.rows.len() >= config.target_rows {
-        StopReason::Enough
-    } else {
-        StopReason::RequestBudget
+
+    /// Parses one answer and keeps its new, valid rows.
+    fn accept_text(&mut self, text: &str) {
+        let parsed = parse_answer(text, self.schema, self.format);
+        self.outcome.rejected.extend(parsed.rejected);
+        for row in parsed.rows {
+            if let Some((position, value)) = &self.config.fixed
+                && !same_value(&row[*position], value)
+            {
+                self.outcome.rejected.push(Rejection {
+                    line: 0,
+                    text: row.join(","),
+                    reason: format!(
+                        "not in the requested group (column {} should be {value})",
+                        position + 1
+                    ),
+                });
+                continue;
+            }
+            let key = row.join("\u{1f}");
+            if self.training_rows.contains(&key) {
+                self.outcome.training_copies += 1;
+            } else if !self.accepted.insert(key) {
+                self.outcome.duplicates += 1;
+            } else if self.outcome.rows.len() < self.config.target_rows {
+                self.outcome.rows.push(row);
+            }
+        }
+    }
+}
+
+/// [`run`], reporting accepted rows to `progress` and rejections, tokens and cost as its note.
+#[allow(clippy::too_many_arguments)]
+pub fn run_with_progress(
+    config: &EngineConfig,
+    schema: &Schema,
+    journal: &Journal,
+    transport: &dyn Transport,
+    prompt_for: &dyn Fn(usize) -> String,
+    training_rows: &HashSet<String>,
+    sleep: &(dyn Fn(Duration) + Sync),
+    progress: &dyn ehrsynth_table::Progress,
+) -> Result<EngineOutcome, GenError> {
+    let resumed: std::collections::HashMap<u64, String> = journal
+        .answered(&config.run)
+        .map_err(Loop::journal_error)?
+        .into_iter()
+        .collect();
+    let mut state = Loop {
+        config,
+        schema,
+        journal,
+        training_rows,
+        format: if config.structured {
+            AnswerFormat::JsonRows
+        } else {
+            AnswerFormat::Csv
+        },
+        outcome: EngineOutcome {
+            rows: Vec::new(),
+            rejected: Vec::new(),
+            duplicates: 0,
+            training_copies: 0,
+            requests: 0,
+            sent: 0,
+            from_journal: 0,
+            tokens: 0,
+            cost_usd: 0.0,
+            stop: StopReason::RequestBudget,
+        },
+        accepted: HashSet::new(),
+        failures_in_a_row: 0,
+        halted: (config.target_rows == 0).then_some(StopReason::Enough),
+        budget: None,
+        ready: BTreeMap::new(),
+        next_slot: 0,
+        next_to_accept: 0,
+        in_flight: 0,
+        wire_rows: 0,
+        wire_answers: 0,
+    };
+    let concurrency = config.limits.concurrency.max(1);
+    let mut limiter = RateLimiter::new(&config.limits);
+    let mut clock = RunClock {
+        started: Instant::now(),
+        floor: Duration::ZERO,
+    };
+    let (job_sender, jobs) = mpsc::channel::<Job>();
+    let jobs = Arc::new(Mutex::new(jobs));
+    let (done_sender, dones) = mpsc::channel::<Done>();
+    let pause = Pause::default();
+    std::thread::scope(|scope| -> Result<(), GenError> {
+        for _ in 0..concurrency.min(config.max_requests.max(1)) {
+            let (jobs, done_sender, pause) = (jobs.clone(), done_sender.clone(), &pause);
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only while taking a job, not while sending it.
+                    let job = jobs
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|j| j.recv().map_err(|_| ()));
+                    let Ok((slot, id, request)) = job else { return };
+                    let mut rng =
+                        ChaCha8Rng::seed_from_u64(config.seed ^ 0x0bac_0ff5 ^ slot as u64);
+                    let mut sent = 0;
+                    let result = send_with_retries(
+                        config, transport, &request, sleep, pause, &mut rng, &mut sent,
+                    );
+                    if done_sender.send((slot, id, sent, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_sender);
+        let mut job_sender = Some(job_sender);
+        loop {
+            // Give out slots while allowed, accepting whatever is next in order as it comes.
+            loop {
+                state.accept_ready(progress);
+                if state.halted.is_some() || state.budget.is_some() {
+                    break;
+                }
+                let outstanding = state.next_slot - state.next_to_accept;
+                if state.next_slot >= config.max_requests
+                    || state.in_flight >= concurrency
+                    // Slack for answers that come back out of order, and the bound on requests
+                    // sent beyond the last one needed.
+                    || outstanding >= 2 * concurrency
+                    || state.enough_on_the_way()
+                {
+                    break;
+                }
+                if let Some(reason) = state.budget_spent() {
+                    state.budget = Some(reason);
+                    break;
+                }
+                let slot = state.next_slot;
+                state.next_slot += 1;
+                state.outcome.requests += 1;
+                let (request, record) = state.request_of(slot, prompt_for(slot));
+                if let Some(raw) = resumed.get(&(slot as u64)) {
+                    state.outcome.from_journal += 1;
+                    state
+                        .ready
+                        .insert(slot, journal_answer(config.provider, raw));
+                    continue;
+                }
+                if config.use_cache
+                    && let Some(cached) = journal.cached(&record).map_err(Loop::journal_error)?
+                {
+                    state.outcome.from_journal += 1;
+                    let id = journal.begin(&record).map_err(Loop::journal_error)?;
+                    journal.answer(id, &cached).map_err(Loop::journal_error)?;
+                    state
+                        .ready
+                        .insert(slot, journal_answer(config.provider, &cached.raw));
+                    continue;
+                }
+                let expected = (record.prompt.len() as u64).div_ceil(4)
+                    + u64::from(config.parameters.max_output_tokens);
+                loop {
+                    let wait = limiter.wait(clock.now(), expected);
+                    if wait.is_zero() {
+                        break;
+                    }
+                    sleep(wait);
+                    clock.slept(wait);
+                }
+                limiter.record(clock.now(), slot as u64, expected);
+                // Written before it is sent: a killed run knows what was asked.
+                let id = journal.begin(&record).map_err(Loop::journal_error)?;
+                if let Some(sender) = &job_sender
+                    && sender.send((slot, id, request)).is_ok()
+                {
+                    state.in_flight += 1;
+                } else {
+                    return Err(GenError::Invalid("the request workers stopped".into()));
+                }
+            }
+            if state.in_flight == 0 {
+                if state.halted.is_some()
+                    || state.budget.is_some()
+                    || state.next_slot >= config.max_requests
+                {
+                    break;
+                }
+                continue;
+            }
+            let done = dones
+                .recv()
+                .map_err(|_| GenError::Invalid("the request workers stopped".into()))?;
+            state.arrived(done, &mut limiter)?;
+        }
+        job_sender.take(); // the workers finish
+        Ok(())
+    })?;
+    let mut outcome = state.outcome;
+    outcome.stop = match (state.halted, state.budget) {
+        (Some(reason), _) => reason,
+        _ if outcome.rows.len() >= config.target_rows => StopReason::Enough,
+        (None, Some(reason)) => reason,
+        (None, None) => StopReason::RequestBudget,
     };
     Ok(outcome)
+}
+
+/// A recorded raw body as an answer to accept.
+fn journal_answer(provider: ProviderKind, raw: &str) -> SlotAnswer {
+    SlotAnswer::Text {
+        text: text_of(provider, raw).unwrap_or_default(),
+        from_wire: false,
+        refused: false,
+    }
 }
 
 /// The request body without the prompt, for the journal's parameter column.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use ehrsynth_gen::{Condition, Generator, SampleOptions};
+use ehrsynth_gen::{Condition, GaussianCopula, Generator, SampleOptions};
 use ehrsynth_table::Schema;
 use ehrsynth_table::io::read_table;
 
@@ -17,6 +17,12 @@ pub const EXAMPLES: &str = "Examples:
   ehrsynth generate --train train.parquet --generator copula --rows 1000 --features top10.txt \\
       --condition is_female=1 --seed 1 --out women.csv
   ehrsynth generate --train train.parquet --generator bayesnet --epsilon 1.0 --rows 10000 --out dp.parquet
+  ehrsynth generate --train train.parquet --generator llm --strategy schema --provider openai-compatible \
+      --base-url http://127.0.0.1:8080 --rows 1000 --out llm.csv
+  OPENAI_API_KEY=... ehrsynth generate --train train.parquet --generator llm --strategy group \
+      --provider openai --model gpt-4o-mini --rows 1000 --max-cost 5 --out gpt.csv
+  ehrsynth generate --train train.parquet --generator llm --provider anthropic \
+      --model claude-sonnet-4-20250514 --rows 1000 --estimate --out claude.csv
 The output has the schema's columns (or the chosen features plus the target) in schema order,
 every row valid against the schema; its schema is written beside it.";
 
@@ -27,7 +33,7 @@ pub enum GeneratorKind {
     Copula,
     /// Bayesian network (PrivBayes), optionally differentially private.
     Bayesnet,
-    /// An LLM with one of the four prompting strategies (local OpenAI-compatible servers for now).
+    /// An LLM with one of the four prompting strategies (hosted APIs or a local server).
     Llm,
 }
 
@@ -72,9 +78,9 @@ pub struct LlmArgs {
     /// Prompting strategy: naive, schema, conditional or group.
     #[arg(long, default_value = "schema", help_heading = "LLM")]
     strategy: String,
-    /// Provider: openai-compatible (vLLM, llama.cpp, Ollama, LM Studio over http://). The hosted
-    /// providers (openai, anthropic, gemini) need the TLS transport and `local` the in-process
-    /// model, which are not in this build yet.
+    /// Provider: openai, anthropic, gemini (hosted, over TLS; key from OPENAI_API_KEY,
+    /// ANTHROPIC_API_KEY or GEMINI_API_KEY), or openai-compatible (vLLM, llama.cpp, Ollama, LM
+    /// Studio, Azure OpenAI at --base-url).
     #[arg(long, default_value = "openai-compatible", help_heading = "LLM")]
     provider: String,
     /// Model name as the server knows it.
@@ -120,12 +126,33 @@ pub struct LlmArgs {
     /// Seconds to wait for a server answer.
     #[arg(long, default_value_t = 300, help_heading = "LLM")]
     timeout: u64,
-    /// Price of a million prompt tokens in US dollars (for cost accounting and budgets).
-    #[arg(long, default_value_t = 0.0, help_heading = "LLM")]
-    price_input: f64,
-    /// Price of a million completion tokens in US dollars.
-    #[arg(long, default_value_t = 0.0, help_heading = "LLM")]
-    price_output: f64,
+    /// Price of a million prompt tokens in US dollars (default: the built-in price table, 0 for
+    /// openai-compatible servers).
+    #[arg(long, help_heading = "LLM")]
+    price_input: Option<f64>,
+    /// Price of a million completion tokens in US dollars (default: as --price-input).
+    #[arg(long, help_heading = "LLM")]
+    price_output: Option<f64>,
+    /// A TOML price file overriding or extending the built-in table:
+    /// `"gpt-4.1" = { input = 2.0, output = 8.0 }` (US dollars per million tokens).
+    #[arg(long, value_name = "FILE", help_heading = "LLM")]
+    prices: Option<PathBuf>,
+    /// Print the cost estimate and exit without sending any request.
+    #[arg(long, help_heading = "LLM")]
+    estimate: bool,
+    /// Requests in flight at once (default: 4 for hosted providers, 1 for openai-compatible).
+    #[arg(long, help_heading = "LLM")]
+    concurrency: Option<usize>,
+    /// Requests per minute at most (default per provider, see docs/providers.md; 0 = no limit).
+    #[arg(long, help_heading = "LLM")]
+    rpm: Option<u32>,
+    /// Tokens (prompt and answer) per minute at most (default per provider; 0 = no limit).
+    #[arg(long, help_heading = "LLM")]
+    tpm: Option<u64>,
+    /// A PEM bundle of extra CA certificates to trust, for networks whose proxy re-signs TLS
+    /// (default: the file named by EHRSYNTH_CA_CERT, if set). HTTPS_PROXY is honoured.
+    #[arg(long, value_name = "FILE", help_heading = "LLM")]
+    ca_cert: Option<PathBuf>,
     /// Stop once this many tokens were spent.
     #[arg(long, help_heading = "LLM")]
     max_tokens: Option<u64>,
@@ -186,21 +213,26 @@ pub fn feature_schema(
     Ok(schema.subset(&keep)?)
 }
 
-/// A fresh statistical generator of the given kind.
+/// A fresh generator of the given kind.
 pub fn new_generator(
     kind: GeneratorKind,
     epsilon: Option<f64>,
 ) -> anyhow::Result<Box<dyn Generator>> {
-    use ehrsynth_study::config::GeneratorKind as Kind;
-    let kind = match kind {
-        GeneratorKind::Copula if epsilon.is_some() => {
-            bail!("--epsilon applies to the Bayesian network only (--generator bayesnet)")
+    Ok(match kind {
+        GeneratorKind::Copula => {
+            if epsilon.is_some() {
+                bail!("--epsilon applies to the Bayesian network only (--generator bayesnet)");
+            }
+            Box::new(GaussianCopula::new())
         }
-        GeneratorKind::Copula => Kind::Copula,
-        GeneratorKind::Bayesnet => Kind::Bayesnet,
-        GeneratorKind::Llm => Kind::Llm,
-    };
-    ehrsynth_study::cell::statistical_generator(kind, epsilon).map_err(anyhow::Error::msg)
+        GeneratorKind::Bayesnet => {
+            Box::new(ehrsynth_gen::BayesNet::new(ehrsynth_gen::BayesNetConfig {
+                epsilon,
+                ..ehrsynth_gen::BayesNetConfig::default()
+            }))
+        }
+        GeneratorKind::Llm => bail!("the LLM generator needs its options: use llm_generator"),
+    })
 }
 
 /// Runs `ehrsynth generate`.
@@ -213,7 +245,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
     let mut generator = match args.generator {
-        GeneratorKind::Llm => llm_generator(&args)?,
+        GeneratorKind::Llm => match llm_generator(&args, &train, &schema)? {
+            Some(generator) => generator,
+            None => return Ok(()), // --estimate
+        },
         kind => new_generator(kind, args.epsilon)?,
     };
     let bars = Bars::default();
@@ -245,20 +280,41 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     write_with_schema(&args.out, &table, &schema)
 }
 
-/// The LLM generator for `--generator llm`, built by the wiring the study shares.
-fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
-    use ehrsynth_gen::llm::engine::Price;
-    use ehrsynth_gen::llm::generator::LlmGenerator;
-    use ehrsynth_study::llm::{LlmSettings, default_max_requests, llm_config};
+/// The LLM generator for `--generator llm`, or `None` after printing the estimate for
+/// `--estimate`.
+fn llm_generator(
+    args: &GenerateArgs,
+    train: &ehrsynth_table::Table,
+    schema: &Schema,
+) -> anyhow::Result<Option<Box<dyn Generator>>> {
+    use ehrsynth_gen::llm::context::ContextOptions;
+    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport};
+    use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
+    use ehrsynth_gen::llm::limits::Limits;
+    use ehrsynth_gen::llm::prompt::{Strategy, Template};
+    use ehrsynth_llm::provider::{Parameters, ProviderKind};
 
     let o = &args.llm;
-    let template = o
-        .template
-        .as_ref()
-        .map(|path| {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-        })
-        .transpose()?;
+    let strategy = Strategy::parse(&o.strategy)?;
+    let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown provider '{}': use openai, anthropic, gemini or openai-compatible",
+            o.provider
+        )
+    })?;
+    let template = match &o.template {
+        Some(path) => Template::custom(
+            strategy,
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => Template::builtin(strategy),
+    };
+    let context = ContextOptions {
+        real_examples: o.real_examples,
+        allow_real_examples_for: o.allow_real_examples.clone(),
+        ..ContextOptions::default()
+    };
     let journal = o.journal.clone().unwrap_or_else(|| {
         let name = args
             .out
@@ -269,67 +325,164 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
     });
     let max_requests = o
         .max_requests
-        .unwrap_or_else(|| default_max_requests(args.rows, o.rows_per_request));
-    let price = Price {
-        input_per_million: o.price_input,
-        output_per_million: o.price_output,
+        .unwrap_or(3 * args.rows.div_ceil(o.rows_per_request.max(1)) + 5);
+    let price = run_price(o, provider)?;
+    let prompt_chars = {
+        let sample = ehrsynth_gen::llm::context::PromptContext::build(
+            train,
+            schema,
+            &context,
+            &o.provider.to_ascii_lowercase(),
+            args.seed,
+        )?;
+        let group = (strategy == Strategy::Group).then_some("group = value");
+        template.render(&sample, o.rows_per_request, group).len()
     };
-    let columns = args
-        .features
-        .as_deref()
-        .map_or(83, |f| parse_features(f).map_or(83, |v| v.len() + 1));
     let guess = ehrsynth_gen::llm::engine::estimate(
         args.rows,
         o.rows_per_request,
-        6000,
-        columns,
+        prompt_chars,
+        schema.columns().len(),
         0.8,
-        price,
+        price.unwrap_or_default(),
     );
+    let cost = match price {
+        Some(p) => format!(
+            "${:.2} at ${}/${} per million input/output tokens",
+            guess.cost_usd, p.input_per_million, p.output_per_million
+        ),
+        None => "cost unknown (no price for this model)".into(),
+    };
     eprintln!(
-        "estimate: about {} requests, {} tokens, ${:.2} at ${}/${} per million tokens (budget: {} requests{}{})",
+        "estimate: about {} requests, {} tokens ({prompt_chars}-character prompts), {cost} (budget: {} requests{}{})",
         guess.requests,
         guess.tokens,
-        guess.cost_usd,
-        o.price_input,
-        o.price_output,
         max_requests,
         o.max_tokens
             .map_or(String::new(), |t| format!(", {t} tokens")),
         o.max_cost.map_or(String::new(), |c| format!(", ${c}"))
     );
-    let strategy = ehrsynth_gen::llm::prompt::Strategy::parse(&o.strategy)?;
-    let settings = LlmSettings {
-        strategy: o.strategy.clone(),
-        provider: o.provider.clone(),
-        model: o.model.clone(),
-        base_url: o.base_url.clone(),
-        api_key_env: o.api_key_env.clone(),
-        rows_per_request: o.rows_per_request,
-        max_requests,
-        max_output_tokens: o.max_output_tokens,
-        temperature: o.temperature,
-        reasoning_effort: None,
-        structured: o.structured,
-        use_cache: !o.no_cache,
-        real_examples: o.real_examples,
-        allow_real_examples_for: o.allow_real_examples.clone(),
-        template,
-        timeout: std::time::Duration::from_secs(o.timeout),
-        price,
-        max_tokens: o.max_tokens,
-        max_cost_usd: o.max_cost,
-        run: format!("generate-{}-{}", strategy.name(), args.seed),
-        journal: journal.clone(),
-        seed: args.seed,
+    if o.estimate {
+        return Ok(None);
+    }
+    let key_variable = o
+        .api_key_env
+        .clone()
+        .unwrap_or_else(|| provider.default_key_variable().to_string());
+    // The key is read here and only ever placed in a request header.
+    let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
+    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+        bail!(
+            "{} needs an API key in the environment variable {key_variable}",
+            o.provider
+        );
+    }
+    let defaults = Limits::default_for(provider);
+    let limits = Limits {
+        concurrency: o.concurrency.unwrap_or(defaults.concurrency).max(1),
+        requests_per_minute: o.rpm.or(defaults.requests_per_minute).filter(|&n| n > 0),
+        tokens_per_minute: o.tpm.or(defaults.tokens_per_minute).filter(|&n| n > 0),
     };
-    let config =
-        llm_config(&settings, &crate::transport::transport_for).map_err(anyhow::Error::msg)?;
+    let transport = HttpTransport::new(
+        std::time::Duration::from_secs(o.timeout),
+        o.ca_cert.as_deref(),
+    )?;
+    let config = LlmConfig {
+        strategy,
+        template,
+        context,
+        rows_per_request: o.rows_per_request,
+        engine: EngineConfig {
+            run: format!("generate-{}-{}", strategy.name(), args.seed),
+            provider,
+            provider_name: o.provider.to_ascii_lowercase(),
+            base_url: o
+                .base_url
+                .clone()
+                .unwrap_or_else(|| provider.default_base_url().to_string()),
+            api_key,
+            parameters: Parameters {
+                model: o.model.clone(),
+                temperature: o.temperature,
+                max_output_tokens: o.max_output_tokens,
+                ..Parameters::default()
+            },
+            structured: o.structured,
+            target_rows: 0,
+            max_requests,
+            max_tokens: o.max_tokens,
+            max_cost_usd: o.max_cost,
+            price: price.unwrap_or_default(),
+            limits,
+            max_retries: 4,
+            backoff: std::time::Duration::from_secs(1),
+            circuit_breaker: 3,
+            use_cache: !o.no_cache,
+            seed: args.seed,
+            fixed: None,
+        },
+        journal: journal.clone(),
+        transport: std::sync::Arc::new(transport),
+    };
     eprintln!(
-        "journal: {} (rerun the same command to resume)",
-        journal.display()
+        "journal: {} (rerun the same command to resume); {} request(s) at once{}{}",
+        journal.display(),
+        limits.concurrency,
+        limits
+            .requests_per_minute
+            .map_or(String::new(), |n| format!(", {n} per minute")),
+        limits
+            .tokens_per_minute
+            .map_or(String::new(), |n| format!(", {n} tokens per minute"))
     );
-    Ok(Box::new(ReportingLlm(LlmGenerator::new(config))))
+    Ok(Some(Box::new(ReportingLlm(LlmGenerator::new(config)))))
+}
+
+/// The token price of the run: the built-in table (with `--prices` over it), else 0 for a local
+/// openai-compatible server, with `--price-input`/`--price-output` over either; `None` (after a
+/// warning) when the price of a hosted model is unknown, which `--max-cost` refuses.
+fn run_price(
+    o: &LlmArgs,
+    provider: ehrsynth_llm::provider::ProviderKind,
+) -> anyhow::Result<Option<ehrsynth_llm::prices::Price>> {
+    use ehrsynth_llm::prices::{Price, PriceTable};
+    let mut table = PriceTable::builtin();
+    if let Some(path) = &o.prices {
+        table.merge_file(path)?;
+    }
+    let base = table.lookup(&o.model).or_else(|| {
+        (provider == ehrsynth_llm::provider::ProviderKind::OpenAiCompatible)
+            .then_some(Price::default())
+    });
+    let price = match (base, o.price_input, o.price_output) {
+        (base, None, None) => base,
+        (Some(base), input, output) => Some(Price {
+            input_per_million: input.unwrap_or(base.input_per_million),
+            output_per_million: output.unwrap_or(base.output_per_million),
+        }),
+        (None, Some(input), Some(output)) => Some(Price {
+            input_per_million: input,
+            output_per_million: output,
+        }),
+        (None, _, _) => bail!(
+            "no price is known for model '{}': give both --price-input and --price-output",
+            o.model
+        ),
+    };
+    if price.is_none() {
+        if o.max_cost.is_some() {
+            bail!(
+                "--max-cost needs the model's prices, and none is known for '{}' ({}): give --price-input and --price-output, or a --prices file",
+                o.model,
+                o.provider
+            );
+        }
+        eprintln!(
+            "warning: no price is known for model '{}' ({}); its cost is reported as $0. Give --price-input/--price-output or --prices FILE to count it.",
+            o.model, o.provider
+        );
+    }
+    Ok(price)
 }
 
 /// Prints the LLM runs' summaries after generating.

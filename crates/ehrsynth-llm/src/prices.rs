@@ -1,0 +1,242 @@
+//! Token prices per model, in US dollars per million tokens: a built-in table for the common
+//! OpenAI, Anthropic and Gemini models, which users override or extend from a TOML file
+//! (`model = { input = .., output = .. }`, model names with dots in quotes). A model name is
+//! matched exactly, else by the longest table entry it starts with (followed by `-`, `@` or
+//! `:`), so dated snapshots such as `gpt-4o-2024-08-06` resolve to `gpt-4o`.
+//!
+//! The built-in prices are the standard (non-batch, non-cached) list prices for text, for
+//! prompts under the long-context thresholds, as published on the providers' pricing pages
+//! (openai.com/api/pricing, anthropic.com/pricing, ai.google.dev/gemini-api/docs/pricing) in
+//! mid-2025. Prices change: check them before budgeting a large run, and override them here.
+
+use std::path::Path;
+
+/// Prices in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input_per_million: f64,
+    /// Per million completion tokens.
+    pub output_per_million: f64,
+}
+
+impl Price {
+    /// The cost of `input` prompt tokens and `output` completion tokens.
+    pub fn cost(&self, input: u64, output: u64) -> f64 {
+        (input as f64 * self.input_per_million + output as f64 * self.output_per_million) / 1e6
+    }
+}
+
+/// When and where the built-in prices come from.
+pub const BUILTIN_PRICES_AS_OF: &str = "mid-2025, from the providers' public pricing pages";
+
+/// (model, input, output) in US dollars per million tokens.
+const BUILTIN: &[(&str, f64, f64)] = &[
+    // OpenAI
+    ("gpt-4o", 2.50, 10.00),
+    ("gpt-4o-mini", 0.15, 0.60),
+    ("gpt-4.1", 2.00, 8.00),
+    ("gpt-4.1-mini", 0.40, 1.60),
+    ("gpt-4.1-nano", 0.10, 0.40),
+    ("o1", 15.00, 60.00),
+    ("o1-mini", 1.10, 4.40),
+    ("o3", 2.00, 8.00),
+    ("o3-mini", 1.10, 4.40),
+    ("o4-mini", 1.10, 4.40),
+    // Anthropic
+    ("claude-3-5-sonnet", 3.00, 15.00),
+    ("claude-3-5-haiku", 0.80, 4.00),
+    ("claude-3-7-sonnet", 3.00, 15.00),
+    ("claude-sonnet-4", 3.00, 15.00),
+    ("claude-opus-4", 15.00, 75.00),
+    ("claude-3-opus", 15.00, 75.00),
+    ("claude-3-haiku", 0.25, 1.25),
+    // Google Gemini (prompts up to 128k tokens for 1.5, 200k for 2.5 Pro)
+    ("gemini-1.5-pro", 1.25, 5.00),
+    ("gemini-1.5-flash", 0.075, 0.30),
+    ("gemini-2.0-flash", 0.10, 0.40),
+    ("gemini-2.0-flash-lite", 0.075, 0.30),
+    ("gemini-2.5-pro", 1.25, 10.00),
+    ("gemini-2.5-flash", 0.30, 2.50),
+    ("gemini-2.5-flash-lite", 0.10, 0.40),
+];
+
+/// Why a price file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the price file {path}: {reason}")]
+pub struct PriceFileError {
+    path: String,
+    reason: String,
+}
+
+/// Model prices: the built-in table plus user overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTable {
+    entries: Vec<(String, Price)>,
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl PriceTable {
+    /// The built-in table.
+    pub fn builtin() -> Self {
+        Self {
+            entries: BUILTIN
+                .iter()
+                .map(|&(model, input, output)| {
+                    (
+                        model.to_string(),
+                        Price {
+                            input_per_million: input,
+                            output_per_million: output,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The entries, in table order.
+    pub fn entries(&self) -> &[(String, Price)] {
+        &self.entries
+    }
+
+    /// Sets (or adds) `model`'s price.
+    pub fn set(&mut self, model: &str, price: Price) {
+        match self.entries.iter_mut().find(|(m, _)| m == model) {
+            Some(entry) => entry.1 = price,
+            None => self.entries.push((model.to_string(), price)),
+        }
+    }
+
+    /// Overrides and extends the table from TOML text: `model = { input = 2.5, output = 10 }`.
+    pub fn merge_toml(&mut self, text: &str) -> Result<(), String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        for (model, value) in table {
+            let number = |key: &str| -> Result<f64, String> {
+                let v = value.get(key).ok_or_else(|| {
+                    format!("'{model}' needs {key} = price per million {key} tokens")
+                })?;
+                let price = v
+                    .as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .ok_or_else(|| format!("'{model}'.{key} is not a number"))?;
+                if !(price.is_finite() && price >= 0.0) {
+                    return Err(format!("'{model}'.{key} must be a price of 0 or more"));
+                }
+                Ok(price)
+            };
+            let price = Price {
+                input_per_million: number("input")?,
+                output_per_million: number("output")?,
+            };
+            self.set(&model, price);
+        }
+        Ok(())
+    }
+
+    /// Reads overrides from a TOML file.
+    pub fn merge_file(&mut self, path: &Path) -> Result<(), PriceFileError> {
+        let fail = |reason: String| PriceFileError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        self.merge_toml(&text).map_err(fail)
+    }
+
+    /// `model`'s price: exact match, else the longest entry that `model` starts with followed by
+    /// `-`, `@` or `:` (a dated snapshot or a version tag). A `models/` prefix (Gemini's resource
+    /// names) is ignored.
+    pub fn lookup(&self, model: &str) -> Option<Price> {
+        let model = model.trim();
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        if let Some((_, price)) = self.entries.iter().find(|(m, _)| m == model) {
+            return Some(*price);
+        }
+        self.entries
+            .iter()
+            .filter(|(m, _)| {
+                model
+                    .strip_prefix(m.as_str())
+                    .is_some_and(|rest| rest.starts_with(['-', '@', ':']))
+            })
+            .max_by_key(|(m, _)| m.len())
+            .map(|(_, price)| *price)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(input: f64, output: f64) -> Option<Price> {
+        Some(Price {
+            input_per_million: input,
+            output_per_million: output,
+        })
+    }
+
+    #[test]
+    fn models_match_exactly_then_by_longest_prefix() {
+        let table = PriceTable::builtin();
+        assert_eq!(table.lookup("gpt-4o"), price(2.5, 10.0));
+        assert_eq!(table.lookup("gpt-4o-2024-08-06"), price(2.5, 10.0));
+        assert_eq!(table.lookup("gpt-4o-mini-2024-07-18"), price(0.15, 0.6));
+        assert_eq!(table.lookup("o1"), price(15.0, 60.0));
+        assert_eq!(table.lookup("o1-2024-12-17"), price(15.0, 60.0));
+        assert_eq!(table.lookup("o3-mini-2025-01-31"), price(1.1, 4.4));
+        assert_eq!(table.lookup("claude-3-5-sonnet-20241022"), price(3.0, 15.0));
+        assert_eq!(table.lookup("claude-opus-4-20250514"), price(15.0, 75.0));
+        assert_eq!(table.lookup("claude-3-7-sonnet@20250219"), price(3.0, 15.0));
+        assert_eq!(table.lookup("models/gemini-2.5-flash"), price(0.3, 2.5));
+        assert_eq!(table.lookup("gemini-2.5-flash-lite"), price(0.1, 0.4));
+        assert_eq!(table.lookup("gemini-1.5-pro-002"), price(1.25, 5.0));
+        // A prefix must end at a separator: "o10" is not "o1", "gpt-4" is not "gpt-4o".
+        assert_eq!(table.lookup("o10"), None);
+        assert_eq!(table.lookup("gpt-4"), None);
+        assert_eq!(table.lookup("llama-3.1-8b"), None);
+    }
+
+    #[test]
+    fn a_price_file_overrides_and_extends_the_table() {
+        let mut table = PriceTable::builtin();
+        table
+            .merge_toml(
+                r#"
+                gpt-4o = { input = 1.25, output = 5 }
+                "my-finetune" = { input = 0.5, output = 2.0 }
+                "#,
+            )
+            .unwrap();
+        assert_eq!(table.lookup("gpt-4o-2024-08-06"), price(1.25, 5.0));
+        assert_eq!(table.lookup("my-finetune"), price(0.5, 2.0));
+        assert_eq!(table.lookup("gpt-4o-mini"), price(0.15, 0.6), "others kept");
+        for bad in [
+            "x = { input = 1 }",
+            "x = { input = 'a', output = 1 }",
+            "x = { input = -1, output = 1 }",
+            "not toml",
+        ] {
+            let mut table = PriceTable::builtin();
+            assert!(table.merge_toml(bad).is_err(), "{bad}");
+        }
+        let err = PriceTable::builtin()
+            .merge_file(Path::new("/nonexistent/prices.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/prices.toml"));
+    }
+
+    #[test]
+    fn costs_are_per_million_tokens() {
+        let p = Price {
+            input_per_million: 2.0,
+            output_per_million: 8.0,
+        };
+        assert!((p.cost(1_000_000, 500_000) - 6.0).abs() < 1e-12);
+    }
+}
