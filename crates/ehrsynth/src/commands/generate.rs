@@ -346,6 +346,7 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
                 model: o.model.clone(),
                 temperature: o.temperature,
                 max_output_tokens: o.max_output_tokens,
+                max_rows: Some(o.rows_per_request),
                 ..Parameters::default()
             },
             structured: o.structured,
