@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::structured::{Dialect, rows_schema};
+use crate::structured::{Dialect, limit_rows, rows_schema};
 
 /// Which wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,10 @@ pub struct Parameters {
     pub seed: Option<u64>,
     /// Reasoning effort for reasoning models ("low", "medium", "high"), OpenAI only.
     pub reasoning_effort: Option<String>,
+    /// Most rows one answer should hold: with structured output on an OpenAI-compatible server
+    /// the rows array gets this `maxItems`, so a grammar-constrained model (llama.cpp, vLLM)
+    /// stops after that many rows instead of writing rows until the token limit cuts it off.
+    pub max_rows: Option<usize>,
 }
 
 /// One request ready to send.
@@ -125,14 +129,18 @@ pub fn build_request(
                 );
             }
             if let Some(schema) = structured {
-                let dialect = if kind == ProviderKind::OpenAi {
-                    Dialect::OpenAiStrict
+                let json_schema = if kind == ProviderKind::OpenAi {
+                    rows_schema(schema, Dialect::OpenAiStrict)
                 } else {
-                    Dialect::JsonSchema
+                    let mut plain = rows_schema(schema, Dialect::JsonSchema);
+                    if let Some(n) = parameters.max_rows {
+                        limit_rows(&mut plain, n);
+                    }
+                    plain
                 };
                 body["response_format"] = json!({
                     "type": "json_schema",
-                    "json_schema": { "name": "rows", "strict": true, "schema": rows_schema(schema, dialect) }
+                    "json_schema": { "name": "rows", "strict": true, "schema": json_schema }
                 });
             }
             HttpRequest {
@@ -549,6 +557,30 @@ mod tests {
         assert_eq!(
             openai.body["response_format"]["json_schema"]["strict"],
             true
+        );
+        // A compatible server (llama.cpp, vLLM) gets the rows per answer as maxItems.
+        let limited = Parameters {
+            max_rows: Some(5),
+            ..params()
+        };
+        let local = build_request(
+            ProviderKind::OpenAiCompatible,
+            "u",
+            None,
+            &limited,
+            "p",
+            Some(&schema),
+        );
+        let format = &local.body["response_format"];
+        assert_eq!(format["type"], "json_schema");
+        assert_eq!(
+            format["json_schema"]["schema"]["properties"]["rows"]["maxItems"],
+            5
+        );
+        assert!(
+            openai.body["response_format"]["json_schema"]["schema"]["properties"]["rows"]
+                .get("maxItems")
+                .is_none()
         );
         let claude = build_request(
             ProviderKind::Anthropic,

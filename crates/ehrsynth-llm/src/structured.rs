@@ -94,6 +94,13 @@ pub fn rows_schema(schema: &Schema, dialect: Dialect) -> Value {
     top
 }
 
+/// Caps the number of rows in an answer schema made by [`rows_schema`] with the plain JSON Schema
+/// dialect (`maxItems`, which llama.cpp's json-schema-to-grammar and vLLM's guided decoding
+/// honour). Not for `OpenAiStrict`, whose documented subset has long lacked `maxItems`.
+pub fn limit_rows(answer_schema: &mut Value, max_rows: usize) {
+    answer_schema["properties"]["rows"]["maxItems"] = json!(max_rows.max(1));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +147,15 @@ mod tests {
         assert_eq!(item["properties"]["death"]["type"], "INTEGER");
         assert!(item.get("additionalProperties").is_none());
         assert_eq!(item["propertyOrdering"], json!(["age", "race", "death"]));
+    }
+
+    #[test]
+    fn rows_can_be_capped() {
+        let mut plain = rows_schema(&schema(), Dialect::JsonSchema);
+        limit_rows(&mut plain, 4);
+        assert_eq!(plain["properties"]["rows"]["maxItems"], json!(4));
+        assert_eq!(plain["properties"]["rows"]["type"], "array");
+        limit_rows(&mut plain, 0);
+        assert_eq!(plain["properties"]["rows"]["maxItems"], json!(1));
     }
 }

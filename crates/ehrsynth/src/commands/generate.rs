@@ -405,6 +405,7 @@ fn llm_generator(
                 model: o.model.clone(),
                 temperature: o.temperature,
                 max_output_tokens: o.max_output_tokens,
+                max_rows: Some(o.rows_per_request),
                 ..Parameters::default()
             },
             structured: o.structured,
