@@ -13,7 +13,8 @@ const EXAMPLES: &str = "Examples:
   ehrsynth quickstart                                   # the offline main job
   ehrsynth cohort reference --rows 10000 --out reference.parquet
   ehrsynth cohort eicu --eicu-dir /data/eicu-crd/2.0 --out eicu.parquet
-  ehrsynth schema reference.parquet --target death --site hospitalid";
+  ehrsynth schema reference.parquet --target death --site hospitalid
+  ehrsynth model pull                                   # the offline LLM (SmolLM2, via pip)";
 
 /// Synthetic ICU patient tables you can trust: build cohorts, generate, audit.
 #[derive(Debug, Parser)]
@@ -43,6 +44,9 @@ enum Command {
     /// Rank features for the target (GBDT gain and permutation) and write a feature list.
     #[command(after_help = commands::importance::EXAMPLES)]
     Importance(commands::importance::ImportanceArgs),
+    /// The local model cache: pull the default offline model, list cached models.
+    #[command(subcommand, after_help = commands::model::EXAMPLES)]
+    Model(commands::model::ModelCommand),
     /// The offline main job: build the reference cohort, write it with its schema, print a summary.
     #[command(after_help = commands::quickstart::EXAMPLES)]
     Quickstart(commands::quickstart::QuickstartArgs),
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Split(a) => commands::split::run(a),
         Command::Generate(a) => commands::generate::run(*a),
         Command::Importance(a) => commands::importance::run(a),
+        Command::Model(c) => commands::model::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

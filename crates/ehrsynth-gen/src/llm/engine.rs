@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use ehrsynth_llm::provider::{
-    Finish, HttpRequest, Parameters, ProviderError, ProviderKind, build_request, read_response,
+    Finish, HttpRequest, Parameters, ProviderError, ProviderKind, add_local_grammar, build_request,
+    read_response,
 };
 use ehrsynth_llm::{Journal, RequestRecord, ResponseRecord};
 use ehrsynth_table::Schema;
@@ -337,7 +338,7 @@ pub fn run_with_progress(
             ..config.parameters.clone()
         };
         let structured = config.structured.then_some(schema);
-        let request = build_request(
+        let mut request = build_request(
             config.provider,
             &config.base_url,
             config.api_key.as_deref(),
@@ -345,6 +346,11 @@ pub fn run_with_progress(
             &prompt,
             structured,
         );
+        // The in-process model compiles its grammar from the columns and the fixed group value.
+        let names = schema.names();
+        let fixed = config.fixed.as_ref();
+        let fixed = fixed.and_then(|(p, v)| names.get(*p).map(|n| (*n, v.as_str())));
+        add_local_grammar(config.provider, &mut request.body, &names, fixed);
         let record = RequestRecord {
             run: config.run.clone(),
             slot: slot as u64,

@@ -17,6 +17,10 @@ pub const EXAMPLES: &str = "Examples:
   ehrsynth generate --train train.parquet --generator copula --rows 1000 --features top10.txt \\
       --condition is_female=1 --seed 1 --out women.csv
   ehrsynth generate --train train.parquet --generator bayesnet --epsilon 1.0 --rows 10000 --out dp.parquet
+  ehrsynth generate --train train.parquet --generator llm --provider local --strategy group \
+      --features top10.txt --rows 200 --seed 1 --out local.csv     # offline, in-process SmolLM2
+  ehrsynth generate --train train.parquet --generator llm --provider local --model-path qwen.gguf \
+      --strategy schema --rows 100 --threads 8 --out qwen.csv
 The output has the schema's columns (or the chosen features plus the target) in schema order,
 every row valid against the schema; its schema is written beside it.";
 
@@ -72,10 +76,19 @@ pub struct LlmArgs {
     /// Prompting strategy: naive, schema, conditional or group.
     #[arg(long, default_value = "schema", help_heading = "LLM")]
     strategy: String,
-    /// Provider: openai-compatible (vLLM, llama.cpp, Ollama, LM Studio over http://). The hosted
-    /// providers (openai, anthropic, gemini) need the TLS transport, which is not in this build yet.
+    /// Provider: local (an in-process GGUF model with schema-constrained decoding: offline, no
+    /// key, every row valid), openai-compatible (vLLM, llama.cpp, Ollama, LM Studio over http://).
+    /// The hosted providers (openai, anthropic, gemini) need the TLS transport, which is not in
+    /// this build yet.
     #[arg(long, default_value = "openai-compatible", help_heading = "LLM")]
     provider: String,
+    /// GGUF model for --provider local (default: SmolLM2-135M-Instruct, pulled into the model
+    /// cache on first use; see `ehrsynth model pull`).
+    #[arg(long, value_name = "FILE.gguf", help_heading = "LLM")]
+    model_path: Option<PathBuf>,
+    /// CPU threads for --provider local (0: all cores).
+    #[arg(long, default_value_t = 0, help_heading = "LLM")]
+    threads: usize,
     /// Model name as the server knows it.
     #[arg(long, default_value = "default", help_heading = "LLM")]
     model: String,
@@ -217,7 +230,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
     let mut generator = match args.generator {
-        GeneratorKind::Llm => llm_generator(&args)?,
+        GeneratorKind::Llm => llm_generator(&args, &schema)?,
         kind => new_generator(kind, args.epsilon)?,
     };
     let bars = Bars::default();
@@ -250,9 +263,9 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
 }
 
 /// The LLM generator for `--generator llm`.
-fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
+fn llm_generator(args: &GenerateArgs, schema: &Schema) -> anyhow::Result<Box<dyn Generator>> {
     use ehrsynth_gen::llm::context::ContextOptions;
-    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Price};
+    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Price, Transport};
     use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
     use ehrsynth_gen::llm::prompt::{Strategy, Template};
     use ehrsynth_llm::provider::{Parameters, ProviderKind};
@@ -261,7 +274,7 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
         anyhow::anyhow!(
-            "unknown provider '{}': use openai, anthropic, gemini or openai-compatible",
+            "unknown provider '{}': use local, openai, anthropic, gemini or openai-compatible",
             o.provider
         )
     })?;
@@ -271,7 +284,12 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
         .unwrap_or_else(|| provider.default_key_variable().to_string());
     // The key is read here and only ever placed in a request header.
     let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+    if api_key.is_none()
+        && !matches!(
+            provider,
+            ProviderKind::OpenAiCompatible | ProviderKind::Local
+        )
+    {
         bail!(
             "{} needs an API key in the environment variable {key_variable}",
             o.provider
@@ -324,6 +342,25 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
             .map_or(String::new(), |t| format!(", {t} tokens")),
         o.max_cost.map_or(String::new(), |c| format!(", ${c}"))
     );
+    let (transport, base_url, model_name): (std::sync::Arc<dyn Transport>, String, String) =
+        if provider == ProviderKind::Local {
+            let transport = local_transport(o, schema)?;
+            let name = transport.model_file_name();
+            (
+                std::sync::Arc::new(transport),
+                format!("local://{name}"),
+                name,
+            )
+        } else {
+            let transport = HttpTransport {
+                timeout: std::time::Duration::from_secs(o.timeout),
+            };
+            let base_url = o
+                .base_url
+                .clone()
+                .unwrap_or_else(|| provider.default_base_url().to_string());
+            (std::sync::Arc::new(transport), base_url, o.model.clone())
+        };
     let config = LlmConfig {
         strategy,
         template,
@@ -337,13 +374,10 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
             run: format!("generate-{}-{}", strategy.name(), args.seed),
             provider,
             provider_name: o.provider.to_ascii_lowercase(),
-            base_url: o
-                .base_url
-                .clone()
-                .unwrap_or_else(|| provider.default_base_url().to_string()),
+            base_url,
             api_key,
             parameters: Parameters {
-                model: o.model.clone(),
+                model: model_name,
                 temperature: o.temperature,
                 max_output_tokens: o.max_output_tokens,
                 ..Parameters::default()
@@ -362,15 +396,36 @@ fn llm_generator(args: &GenerateArgs) -> anyhow::Result<Box<dyn Generator>> {
             fixed: None,
         },
         journal: journal.clone(),
-        transport: std::sync::Arc::new(HttpTransport {
-            timeout: std::time::Duration::from_secs(o.timeout),
-        }),
+        transport,
     };
     eprintln!(
         "journal: {} (rerun the same command to resume)",
         journal.display()
     );
     Ok(Box::new(ReportingLlm(LlmGenerator::new(config))))
+}
+
+/// The in-process model for `--provider local`: `--model-path` or the default model (pulled on
+/// first use), as its fast Q8_0 copy where that helps, with the schema grammar on.
+fn local_transport(o: &LlmArgs, schema: &Schema) -> anyhow::Result<ehrsynth_local::LocalTransport> {
+    use ehrsynth_local::{LocalModel, LocalTransport, ModelCache};
+    let bars = Bars::default();
+    let cache = ModelCache::from_env()?;
+    let path = match &o.model_path {
+        Some(path) => cache
+            .fast_model(path)
+            .with_context(|| format!("preparing --model-path {}", path.display()))?,
+        None => ehrsynth_local::ensure_default_model(&bars)
+            .context("getting the default local model (or give --model-path FILE.gguf)")?,
+    };
+    eprintln!("local model: {}", path.display());
+    let model = LocalModel::load(&path, o.threads)?;
+    Ok(LocalTransport::new(
+        model,
+        schema.clone(),
+        o.rows_per_request,
+        true,
+    ))
 }
 
 /// Prints the LLM runs' summaries after generating.
