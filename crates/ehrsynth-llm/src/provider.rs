@@ -22,6 +22,9 @@ pub enum ProviderKind {
     Gemini,
     /// Any server speaking OpenAI's Chat Completions at a base URL.
     OpenAiCompatible,
+    /// A GGUF model run in-process (crate ehrsynth-local), addressed as `local://<file name>`:
+    /// OpenAI's request and answer shapes, no key, no cost, nothing leaves the machine.
+    Local,
 }
 
 impl ProviderKind {
@@ -32,6 +35,7 @@ impl ProviderKind {
             "anthropic" => Some(Self::Anthropic),
             "gemini" => Some(Self::Gemini),
             "openai-compatible" | "vllm" | "llama.cpp" | "ollama" => Some(Self::OpenAiCompatible),
+            "local" => Some(Self::Local),
             _ => None,
         }
     }
@@ -43,6 +47,7 @@ impl ProviderKind {
             Self::Anthropic => "ANTHROPIC_API_KEY",
             Self::Gemini => "GEMINI_API_KEY",
             Self::OpenAiCompatible => "OPENAI_COMPATIBLE_API_KEY",
+            Self::Local => "",
         }
     }
 
@@ -53,7 +58,31 @@ impl ProviderKind {
             Self::Anthropic => "https://api.anthropic.com",
             Self::Gemini => "https://generativelanguage.googleapis.com",
             Self::OpenAiCompatible => "http://127.0.0.1:8080",
+            Self::Local => "local://",
         }
+    }
+
+    /// Whether requests stay on this machine (no network at all).
+    pub fn is_in_process(self) -> bool {
+        self == Self::Local
+    }
+}
+
+/// The body field that tells the in-process provider what its grammar must produce: `columns`
+/// (names in order) and `fixed` (`[column, value]` pairs every row holds). Remote providers never
+/// see it.
+pub const LOCAL_GRAMMAR_FIELD: &str = "ehrsynth_grammar";
+
+/// Adds the [`LOCAL_GRAMMAR_FIELD`] to a `Local` request body (others are left unchanged).
+pub fn add_local_grammar(
+    kind: ProviderKind,
+    body: &mut Value,
+    columns: &[&str],
+    fixed: Option<(&str, &str)>,
+) {
+    if kind == ProviderKind::Local {
+        let fixed: Vec<Value> = fixed.into_iter().map(|(c, v)| json!([c, v])).collect();
+        body[LOCAL_GRAMMAR_FIELD] = json!({ "columns": columns, "fixed": fixed });
     }
 }
 
@@ -102,7 +131,7 @@ pub fn build_request(
     let base = base_url.trim_end_matches('/');
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Local => {
             if let Some(key) = api_key {
                 headers.push(("authorization".into(), format!("Bearer {key}")));
             }
@@ -143,11 +172,12 @@ pub fn build_request(
                     "json_schema": { "name": "rows", "strict": true, "schema": json_schema }
                 });
             }
-            HttpRequest {
-                url: format!("{base}/v1/chat/completions"),
-                headers,
-                body,
-            }
+            let url = if kind == ProviderKind::Local {
+                base.to_string()
+            } else {
+                format!("{base}/v1/chat/completions")
+            };
+            HttpRequest { url, headers, body }
         }
         ProviderKind::Anthropic => {
             if let Some(key) = api_key {
@@ -325,7 +355,7 @@ pub fn read_response(
         .map_err(|e| ProviderError::Malformed(format!("not JSON ({e})")))?;
     let missing = |what: &str| ProviderError::Malformed(format!("no {what} in the answer"));
     match kind {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Local => {
             let choice = v["choices"].get(0).ok_or_else(|| missing("choices[0]"))?;
             let message = &choice["message"];
             let refusal = message["refusal"].as_str().filter(|r| !r.is_empty());

@@ -11,6 +11,7 @@ use ehrsynth_gen::llm::engine::{EngineConfig, Price, Transport};
 use ehrsynth_gen::llm::generator::LlmConfig;
 use ehrsynth_gen::llm::prompt::{Strategy, Template};
 use ehrsynth_llm::provider::{Parameters, ProviderKind};
+use ehrsynth_table::Schema;
 
 /// Everything an LLM generation needs, whoever asks for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,15 +62,28 @@ pub struct LlmSettings {
     pub seed: u64,
 }
 
-/// Gives the transport for a provider name, or says why there is none in this build.
-pub type TransportFor<'a> =
-    dyn Fn(&str, Duration) -> Result<Arc<dyn Transport>, String> + Sync + 'a;
+/// What a transport is asked to carry: the in-process model compiles its grammar from the
+/// schema and the rows per request; HTTP transports need only the timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportNeeds<'a> {
+    /// Provider name as configured.
+    pub provider: &'a str,
+    /// Model name (for `local`: `default` or a GGUF file path).
+    pub model: &'a str,
+    /// Seconds to wait for an answer.
+    pub timeout: Duration,
+    /// The generated table's schema (the cell's columns).
+    pub schema: &'a Schema,
+    /// Rows asked for per request.
+    pub rows_per_request: usize,
+}
 
-/// The wire format of a provider name; `local` (the in-process model) speaks OpenAI's format.
+/// Gives the transport for a provider, or says why there is none in this build.
+pub type TransportFor<'a> =
+    dyn Fn(&TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> + Sync + 'a;
+
+/// The wire format of a provider name.
 pub fn wire_format(provider: &str) -> Result<ProviderKind, String> {
-    if provider.eq_ignore_ascii_case("local") {
-        return Ok(ProviderKind::OpenAiCompatible);
-    }
     ProviderKind::parse(provider).ok_or_else(|| {
         format!(
             "unknown provider '{provider}': use local, openai, anthropic, gemini or openai-compatible"
@@ -81,7 +95,7 @@ pub fn wire_format(provider: &str) -> Result<ProviderKind, String> {
 pub fn is_paid(provider: &str) -> bool {
     !matches!(
         wire_format(provider),
-        Ok(ProviderKind::OpenAiCompatible) | Err(_)
+        Ok(ProviderKind::OpenAiCompatible | ProviderKind::Local) | Err(_)
     )
 }
 
@@ -89,6 +103,7 @@ pub fn is_paid(provider: &str) -> bool {
 /// transport is not available.
 pub fn llm_config(
     settings: &LlmSettings,
+    schema: &Schema,
     transport_for: &TransportFor,
 ) -> Result<LlmConfig, String> {
     let strategy = Strategy::parse(&settings.strategy).map_err(|e| e.to_string())?;
@@ -100,7 +115,12 @@ pub fn llm_config(
         .unwrap_or_else(|| provider.default_key_variable().to_string());
     // The key is read here and only ever placed in a request header.
     let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+    if api_key.is_none()
+        && !matches!(
+            provider,
+            ProviderKind::OpenAiCompatible | ProviderKind::Local
+        )
+    {
         return Err(format!(
             "{} needs an API key in the environment variable {key_variable}",
             settings.provider
@@ -110,10 +130,16 @@ pub fn llm_config(
         Some(text) => Template::custom(strategy, text).map_err(|e| e.to_string())?,
         None => Template::builtin(strategy),
     };
-    let transport = transport_for(&settings.provider, settings.timeout)?;
+    let transport = transport_for(&TransportNeeds {
+        provider: &settings.provider,
+        model: &settings.model,
+        timeout: settings.timeout,
+        schema,
+        rows_per_request: settings.rows_per_request,
+    })?;
     let base_url = settings.base_url.clone().unwrap_or_else(|| {
         if local {
-            "http://local".to_string()
+            format!("local://{}", settings.model)
         } else {
             provider.default_base_url().to_string()
         }
@@ -138,6 +164,7 @@ pub fn llm_config(
                 temperature: settings.temperature,
                 max_output_tokens: settings.max_output_tokens,
                 reasoning_effort: settings.reasoning_effort.clone(),
+                max_rows: Some(settings.rows_per_request),
                 ..Parameters::default()
             },
             structured: settings.structured,
@@ -197,12 +224,15 @@ mod tests {
 
     #[test]
     fn a_missing_transport_or_key_is_a_reason_not_a_panic() {
-        let none: &TransportFor = &|p, _| Err(format!("no transport for {p}"));
-        let err = llm_config(&settings("local"), none).err().unwrap();
+        let none: &TransportFor = &|n| Err(format!("no transport for {}", n.provider));
+        let schema = Schema::new(Vec::new()).unwrap();
+        let err = llm_config(&settings("local"), &schema, none).err().unwrap();
         assert!(err.contains("no transport for local"), "{err}");
-        let err = llm_config(&settings("openai"), none).err().unwrap();
+        let err = llm_config(&settings("openai"), &schema, none)
+            .err()
+            .unwrap();
         assert!(err.contains("EHRSYNTH_TEST_KEY_THAT_IS_NOT_SET"), "{err}");
-        let err = llm_config(&settings("acme"), none).err().unwrap();
+        let err = llm_config(&settings("acme"), &schema, none).err().unwrap();
         assert!(err.contains("unknown provider 'acme'"), "{err}");
     }
 

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use ehrsynth_gen::llm::engine::{RawResponse, Transport, TransportError};
 use ehrsynth_llm::provider::HttpRequest;
@@ -196,8 +195,11 @@ fn config_errors_name_the_key() {
     }
 }
 
-fn no_local(provider: &str, _: Duration) -> Result<Arc<dyn Transport>, String> {
-    Err(format!("no transport for '{provider}' in this test"))
+fn no_local(needs: &ehrsynth_study::llm::TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> {
+    Err(format!(
+        "no transport for '{}' in this test",
+        needs.provider
+    ))
 }
 
 fn run(
@@ -409,7 +411,9 @@ fn llm_cells_keep_their_request_journal_in_the_study_and_resume_from_it() {
     let chatty = Arc::new(Chatty(AtomicUsize::new(0)));
     let transport = chatty.clone();
     let transport_for =
-        move |_: &str, _: Duration| -> Result<Arc<dyn Transport>, String> { Ok(transport.clone()) };
+        move |_: &ehrsynth_study::llm::TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
+            Ok(transport.clone())
+        };
     let first = run(&only_llm, dir.path(), &transport_for);
     let cell = &first.results.cells[0];
     assert_eq!(

@@ -15,7 +15,8 @@ const EXAMPLES: &str = "Examples:
   ehrsynth study examples/paper.toml --estimate         # the paper's grid and its cost
   ehrsynth cohort reference --rows 10000 --out reference.parquet
   ehrsynth cohort eicu --eicu-dir /data/eicu-crd/2.0 --out eicu.parquet
-  ehrsynth schema reference.parquet --target death --site hospitalid";
+  ehrsynth schema reference.parquet --target death --site hospitalid
+  ehrsynth model pull                                   # the offline LLM (SmolLM2, via pip)";
 
 /// Synthetic ICU patient tables you can trust: build cohorts, generate, audit.
 #[derive(Debug, Parser)]
@@ -48,6 +49,9 @@ enum Command {
     /// Run a study: the experiment grid of a TOML config, resumable, with a report.
     #[command(after_help = commands::study::EXAMPLES)]
     Study(commands::study::StudyArgs),
+    /// The local model cache: pull the default offline model, list cached models.
+    #[command(subcommand, after_help = commands::model::EXAMPLES)]
+    Model(commands::model::ModelCommand),
     /// A ten-second look at the reference cohort: schema, summary, top features, copula vs Bayesian network.
     #[command(after_help = commands::quickstart::EXAMPLES)]
     Quickstart(commands::quickstart::QuickstartArgs),
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => commands::generate::run(*a),
         Command::Importance(a) => commands::importance::run(a),
         Command::Study(a) => commands::study::run(a),
+        Command::Model(c) => commands::model::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

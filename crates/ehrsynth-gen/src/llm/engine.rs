@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use ehrsynth_llm::provider::{
-    Finish, HttpRequest, Parameters, ProviderError, ProviderKind, build_request, read_response,
+    Finish, HttpRequest, Parameters, ProviderError, ProviderKind, add_local_grammar, build_request,
+    read_response,
 };
 use ehrsynth_llm::{Journal, RequestRecord, ResponseRecord};
 use ehrsynth_table::Schema;
@@ -437,7 +438,7 @@ impl Loop<'_> {
             seed: Some(config.seed.wrapping_add(slot as u64)),
             ..config.parameters.clone()
         };
-        let request = build_request(
+        let mut request = build_request(
             config.provider,
             &config.base_url,
             config.api_key.as_deref(),
@@ -445,6 +446,11 @@ impl Loop<'_> {
             &prompt,
             config.structured.then_some(self.schema),
         );
+        // The in-process model compiles its grammar from the columns and the fixed group value.
+        let names = self.schema.names();
+        let fixed = config.fixed.as_ref();
+        let fixed = fixed.and_then(|(p, v)| names.get(*p).map(|n| (*n, v.as_str())));
+        add_local_grammar(config.provider, &mut request.body, &names, fixed);
         let record = RequestRecord {
             run: config.run.clone(),
             slot: slot as u64,

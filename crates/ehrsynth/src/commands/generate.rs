@@ -23,6 +23,10 @@ pub const EXAMPLES: &str = "Examples:
       --provider openai --model gpt-4o-mini --rows 1000 --max-cost 5 --out gpt.csv
   ehrsynth generate --train train.parquet --generator llm --provider anthropic \
       --model claude-sonnet-4-20250514 --rows 1000 --estimate --out claude.csv
+  ehrsynth generate --train train.parquet --generator llm --provider local --strategy group \
+      --features top10.txt --rows 200 --seed 1 --out local.csv     # offline, in-process SmolLM2
+  ehrsynth generate --train train.parquet --generator llm --provider local --model-path qwen.gguf \
+      --strategy schema --rows 100 --threads 8 --out qwen.csv
 The output has the schema's columns (or the chosen features plus the target) in schema order,
 every row valid against the schema; its schema is written beside it.";
 
@@ -78,11 +82,19 @@ pub struct LlmArgs {
     /// Prompting strategy: naive, schema, conditional or group.
     #[arg(long, default_value = "schema", help_heading = "LLM")]
     strategy: String,
-    /// Provider: openai, anthropic, gemini (hosted, over TLS; key from OPENAI_API_KEY,
-    /// ANTHROPIC_API_KEY or GEMINI_API_KEY), or openai-compatible (vLLM, llama.cpp, Ollama, LM
-    /// Studio, Azure OpenAI at --base-url).
+    /// Provider: local (an in-process GGUF model with schema-constrained decoding: offline, no
+    /// key, every row valid), openai, anthropic, gemini (hosted, over TLS; key from
+    /// OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY), or openai-compatible (vLLM,
+    /// llama.cpp, Ollama, LM Studio, Azure OpenAI at --base-url).
     #[arg(long, default_value = "openai-compatible", help_heading = "LLM")]
     provider: String,
+    /// GGUF model for --provider local (default: SmolLM2-135M-Instruct, pulled into the model
+    /// cache on first use; see `ehrsynth model pull`).
+    #[arg(long, value_name = "FILE.gguf", help_heading = "LLM")]
+    model_path: Option<PathBuf>,
+    /// CPU threads for --provider local (0: all cores).
+    #[arg(long, default_value_t = 0, help_heading = "LLM")]
+    threads: usize,
     /// Model name as the server knows it.
     #[arg(long, default_value = "default", help_heading = "LLM")]
     model: String,
@@ -288,7 +300,7 @@ fn llm_generator(
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
     use ehrsynth_gen::llm::context::ContextOptions;
-    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport};
+    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Transport};
     use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
     use ehrsynth_gen::llm::limits::Limits;
     use ehrsynth_gen::llm::prompt::{Strategy, Template};
@@ -298,7 +310,7 @@ fn llm_generator(
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
         anyhow::anyhow!(
-            "unknown provider '{}': use openai, anthropic, gemini or openai-compatible",
+            "unknown provider '{}': use local, openai, anthropic, gemini or openai-compatible",
             o.provider
         )
     })?;
@@ -371,7 +383,12 @@ fn llm_generator(
         .unwrap_or_else(|| provider.default_key_variable().to_string());
     // The key is read here and only ever placed in a request header.
     let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none() && provider != ProviderKind::OpenAiCompatible {
+    if api_key.is_none()
+        && !matches!(
+            provider,
+            ProviderKind::OpenAiCompatible | ProviderKind::Local
+        )
+    {
         bail!(
             "{} needs an API key in the environment variable {key_variable}",
             o.provider
@@ -383,10 +400,31 @@ fn llm_generator(
         requests_per_minute: o.rpm.or(defaults.requests_per_minute).filter(|&n| n > 0),
         tokens_per_minute: o.tpm.or(defaults.tokens_per_minute).filter(|&n| n > 0),
     };
-    let transport = HttpTransport::new(
-        std::time::Duration::from_secs(o.timeout),
-        o.ca_cert.as_deref(),
-    )?;
+    let (transport, base_url, model_name): (std::sync::Arc<dyn Transport>, String, String) =
+        if provider == ProviderKind::Local {
+            let transport = crate::transport::local_transport(
+                o.model_path.as_deref(),
+                o.threads,
+                schema,
+                o.rows_per_request,
+            )?;
+            let name = transport.model_file_name();
+            (
+                std::sync::Arc::new(transport),
+                format!("local://{name}"),
+                name,
+            )
+        } else {
+            let transport = HttpTransport::new(
+                std::time::Duration::from_secs(o.timeout),
+                o.ca_cert.as_deref(),
+            )?;
+            let base_url = o
+                .base_url
+                .clone()
+                .unwrap_or_else(|| provider.default_base_url().to_string());
+            (std::sync::Arc::new(transport), base_url, o.model.clone())
+        };
     let config = LlmConfig {
         strategy,
         template,
@@ -396,13 +434,10 @@ fn llm_generator(
             run: format!("generate-{}-{}", strategy.name(), args.seed),
             provider,
             provider_name: o.provider.to_ascii_lowercase(),
-            base_url: o
-                .base_url
-                .clone()
-                .unwrap_or_else(|| provider.default_base_url().to_string()),
+            base_url,
             api_key,
             parameters: Parameters {
-                model: o.model.clone(),
+                model: model_name,
                 temperature: o.temperature,
                 max_output_tokens: o.max_output_tokens,
                 max_rows: Some(o.rows_per_request),
@@ -423,7 +458,7 @@ fn llm_generator(
             fixed: None,
         },
         journal: journal.clone(),
-        transport: std::sync::Arc::new(transport),
+        transport,
     };
     eprintln!(
         "journal: {} (rerun the same command to resume); {} request(s) at once{}{}",

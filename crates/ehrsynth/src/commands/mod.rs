@@ -4,6 +4,7 @@ pub mod cohort;
 pub mod evaluate;
 pub mod generate;
 pub mod importance;
+pub mod model;
 pub mod quickstart;
 pub mod schema;
 pub mod split;

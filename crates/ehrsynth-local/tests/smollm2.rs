@@ -1,0 +1,118 @@
+//! The runtime against the real SmolLM2-135M-Instruct GGUF: token ids and chat prompt exactly as
+//! llama.cpp makes them (reference values in fixtures/, from `smollm2_reference.py`), token bytes,
+//! a sensible greedy answer, and the Q8_0 copy. The model comes from `EHRSYNTH_SMOLLM2_GGUF` or
+//! the model cache; without it these tests say why they skip, unless `EHRSYNTH_REQUIRE_MODEL=1`.
+
+use std::path::PathBuf;
+
+use ehrsynth_local::chat::{ChatTemplate, Message};
+use ehrsynth_local::gguf::{self, GgufInfo};
+use ehrsynth_local::sample::Sampler;
+use ehrsynth_local::tokenizer::PromptTokenizer;
+use ehrsynth_local::{LocalModel, TokenConstraint, Unconstrained};
+use serde_json::Value;
+
+fn model_or_skip() -> Option<PathBuf> {
+    let found = match std::env::var_os("EHRSYNTH_SMOLLM2_GGUF") {
+        Some(file) => Some(PathBuf::from(file)).filter(|f| f.is_file()),
+        None => ehrsynth_local::ModelCache::from_env()
+            .ok()
+            .and_then(|c| c.pulled(&ehrsynth_local::cache::SMOLLM2)),
+    };
+    if found.is_none() {
+        let why = "no SmolLM2 GGUF: set EHRSYNTH_SMOLLM2_GGUF or run `ehrsynth model pull`";
+        assert!(
+            std::env::var("EHRSYNTH_REQUIRE_MODEL").map_or(true, |v| v != "1"),
+            "EHRSYNTH_REQUIRE_MODEL=1 but {why}"
+        );
+        eprintln!("skipping: {why}");
+    }
+    found
+}
+
+fn reference() -> Value {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2_reference.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn prompts_tokenize_exactly_as_llama_cpp_does() {
+    let Some(path) = model_or_skip() else { return };
+    let (content, _) = gguf::open(&path).unwrap();
+    let info = GgufInfo::from_content(&content, &path).unwrap();
+    let tokenizer = PromptTokenizer::from_gguf(&content, &info).unwrap();
+    let bytes = info.token_bytes();
+    for case in reference()["tokens"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(tokenizer.encode(text).unwrap(), expected, "{text:?}");
+        if !text.contains("<|") {
+            // Token bytes put back together give the text again.
+            let joined: Vec<u8> = expected
+                .iter()
+                .flat_map(|&id| bytes[id as usize].clone())
+                .collect();
+            assert_eq!(String::from_utf8(joined).unwrap(), text);
+        }
+    }
+}
+
+#[test]
+fn the_chat_prompt_matches_llama_cpps_rendering_of_the_gguf_template() {
+    let Some(path) = model_or_skip() else { return };
+    let (content, _) = gguf::open(&path).unwrap();
+    let info = GgufInfo::from_content(&content, &path).unwrap();
+    let template = ChatTemplate::from_jinja(info.chat_template.as_deref()).unwrap();
+    let reference = reference();
+    let chat: Vec<Message> = reference["chat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| Message {
+            role: m["role"].as_str().unwrap().into(),
+            content: m["content"].as_str().unwrap().into(),
+        })
+        .collect();
+    assert_eq!(
+        template.render(&chat),
+        reference["chat_prompt"].as_str().unwrap()
+    );
+}
+
+fn greedy_answer(model: &mut LocalModel, question: &str) -> (String, usize) {
+    let prompt = model.chat_prompt(&[Message {
+        role: "user".into(),
+        content: question.into(),
+    }]);
+    let ids = model.encode(&prompt).unwrap();
+    let mut free = Unconstrained::new(model);
+    let generation = model
+        .generate(&ids, &mut free, &mut Sampler::new(0.0, 1.0, 1), 24)
+        .unwrap();
+    assert_eq!(generation.text, free.text());
+    (generation.text, generation.completion_tokens)
+}
+
+#[test]
+fn the_model_answers_sensibly_and_its_q8_copy_agrees() {
+    let Some(path) = model_or_skip() else { return };
+    let question = "What is the capital of France? Answer in one word.";
+    let mut shipped = LocalModel::load(&path, 0).unwrap();
+    let (answer, tokens) = greedy_answer(&mut shipped, question);
+    assert!(answer.contains("Paris"), "{answer:?}");
+    assert!(tokens <= 24);
+    // The second identical prompt reuses the prompt state and gives the same answer.
+    assert_eq!(greedy_answer(&mut shipped, question).0, answer);
+
+    let dir = tempfile::tempdir().unwrap();
+    let fast = dir.path().join("smollm2.Q8_0.gguf");
+    gguf::requantize_to_q8(&path, &fast).unwrap();
+    let (content, _) = gguf::open(&fast).unwrap();
+    assert!(!gguf::needs_requantization(&content));
+    let mut requantized = LocalModel::load(&fast, 0).unwrap();
+    let (fast_answer, _) = greedy_answer(&mut requantized, question);
+    assert!(fast_answer.contains("Paris"), "{fast_answer:?}");
+}
