@@ -225,6 +225,21 @@ pub fn feature_schema(
     Ok(schema.subset(&keep)?)
 }
 
+/// The group strategy conditions each request on the first group column of the schema: keep that
+/// column when the feature list (e.g. a top-10 list from `importance`) leaves every group out.
+fn keep_group_column(args: &GenerateArgs, schema: &Schema, features: &mut Vec<String>) {
+    let group_strategy = matches!(args.generator, GeneratorKind::Llm)
+        && args.llm.strategy.eq_ignore_ascii_case("group");
+    let groups = schema.with_role(ehrsynth_table::Role::Group);
+    if !group_strategy || groups.iter().any(|g| features.iter().any(|f| f == g)) {
+        return;
+    }
+    if let Some(first) = groups.first() {
+        eprintln!("the group strategy conditions on '{first}': keeping it beside the features");
+        features.push((*first).to_string());
+    }
+}
+
 /// A fresh generator of the given kind.
 pub fn new_generator(
     kind: GeneratorKind,
@@ -252,7 +267,11 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let condition: Option<Condition> = args.condition.as_deref().map(str::parse).transpose()?;
     let full = load_schema(args.schema.as_deref(), &args.train, None, None)?;
     let schema = match &args.features {
-        Some(spec) => feature_schema(&full, &parse_features(spec)?, condition.as_ref())?,
+        Some(spec) => {
+            let mut features = parse_features(spec)?;
+            keep_group_column(&args, &full, &mut features);
+            feature_schema(&full, &features, condition.as_ref())?
+        }
         None => full,
     };
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
@@ -487,8 +506,12 @@ fn run_price(
         table.merge_file(path)?;
     }
     let base = table.lookup(&o.model).or_else(|| {
-        (provider == ehrsynth_llm::provider::ProviderKind::OpenAiCompatible)
-            .then_some(Price::default())
+        matches!(
+            provider,
+            ehrsynth_llm::provider::ProviderKind::OpenAiCompatible
+                | ehrsynth_llm::provider::ProviderKind::Local
+        )
+        .then_some(Price::default())
     });
     let price = match (base, o.price_input, o.price_output) {
         (base, None, None) => base,
