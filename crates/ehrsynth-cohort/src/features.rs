@@ -232,6 +232,31 @@ pub const LABS: [Lab; 21] = [
     },
 ];
 
+/// The 20 most important features the paper found (XGBoost gain on eICU, most important
+/// first; ../shared/PAPER.md), used to pick the paper's top-k feature sets.
+pub const PAPER_IMPORTANCE_TOP20: [&str; 20] = [
+    "lactate_last_early",
+    "ventdays",
+    "hosp_los",
+    "bun_last_early",
+    "electivesurgery",
+    "age",
+    "tempc_min",
+    "albumin_first_early",
+    "tempc_last",
+    "bilirubin_last_early",
+    "sysbp_min",
+    "bg_pao2fio2ratio_last_early",
+    "wbc_last_early",
+    "bicarbonate_last_early",
+    "heartrate_max",
+    "resprate_last",
+    "creatinine_last_early",
+    "bg_pao2fio2ratio_first_early",
+    "heartrate_last",
+    "urineoutput_sum",
+];
+
 /// eICU `labname` of the inspired oxygen fraction used for the P/F ratio.
 pub const FIO2_LABNAME: &str = "FiO2";
 

@@ -14,30 +14,6 @@ use ehrsynth_gen::llm::prompt::{Strategy, Template};
 use ehrsynth_llm::prices::PriceTable;
 use ehrsynth_table::{Schema, Table};
 
-/// The paper's importance order (top 20).
-const TOP20: [&str; 20] = [
-    "lactate_last_early",
-    "ventdays",
-    "hosp_los",
-    "bun_last_early",
-    "electivesurgery",
-    "age",
-    "tempc_min",
-    "albumin_first_early",
-    "tempc_last",
-    "bilirubin_last_early",
-    "sysbp_min",
-    "bg_pao2fio2ratio_last_early",
-    "wbc_last_early",
-    "bicarbonate_last_early",
-    "heartrate_max",
-    "resprate_last",
-    "creatinine_last_early",
-    "bg_pao2fio2ratio_first_early",
-    "heartrate_last",
-    "urineoutput_sum",
-];
-
 /// Rows asked per request (the CLI default) and the share assumed valid.
 const ROWS_PER_REQUEST: usize = 20;
 const ACCEPTANCE: f64 = 0.8;
@@ -94,7 +70,11 @@ fn cell_schema(full: &Schema, features: usize) -> Schema {
     let keep: Vec<&str> = full
         .names()
         .into_iter()
-        .filter(|n| TOP20[..features].contains(n) || *n == "death" || *n == "is_female")
+        .filter(|n| {
+            ehrsynth_cohort::features::PAPER_IMPORTANCE_TOP20[..features].contains(n)
+                || *n == "death"
+                || *n == "is_female"
+        })
         .collect();
     full.subset(&keep).unwrap()
 }

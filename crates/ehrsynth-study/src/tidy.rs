@@ -50,55 +50,41 @@ pub const METRICS: &[Metric] = &[
             .auroc
     }),
     ("fairness_max_auroc_gap", |c| {
-        c.audit
-            .as_ref()?
-            .fairness
-            .as_ref()?
-            .gaps
-            .iter()
-            .filter_map(|g| g.auroc_gap)
-            .reduce(f64::max)
+        largest_gap(c, |g| g.auroc_gap)
     }),
-    ("fairness_max_kl_gap", |c| {
-        c.audit
-            .as_ref()?
-            .fairness
-            .as_ref()?
-            .gaps
-            .iter()
-            .filter_map(|g| g.kl_gap)
-            .reduce(f64::max)
-    }),
+    ("fairness_max_kl_gap", |c| largest_gap(c, |g| g.kl_gap)),
     ("dcr_share", |c| {
         c.audit.as_ref()?.privacy.as_ref()?.dcr_share
     }),
     ("nndr_mean", |c| {
         c.audit.as_ref()?.privacy.as_ref()?.nndr_mean
     }),
-    ("mia_auroc_max", |c| {
-        c.audit
-            .as_ref()?
-            .privacy
-            .as_ref()?
-            .attacks
-            .iter()
-            .filter_map(|a| a.auroc)
-            .reduce(f64::max)
-    }),
+    ("mia_auroc_max", |c| strongest_attack(c, |a| a.auroc)),
     ("mia_advantage_max", |c| {
-        c.audit
-            .as_ref()?
-            .privacy
-            .as_ref()?
-            .attacks
-            .iter()
-            .filter_map(|a| a.advantage)
-            .reduce(f64::max)
+        strongest_attack(c, |a| a.advantage)
     }),
     ("cost_usd", |c| c.usage.cost_usd),
     ("generate_seconds", |c| Some(c.usage.generate_seconds)),
     ("audit_seconds", |c| Some(c.usage.audit_seconds)),
 ];
+
+/// The largest of one gap over the cell's fairness groups.
+fn largest_gap(
+    cell: &CellResult,
+    gap: fn(&ehrsynth_eval::fairness::GroupGap) -> Option<f64>,
+) -> Option<f64> {
+    let fairness = cell.audit.as_ref()?.fairness.as_ref()?;
+    fairness.gaps.iter().filter_map(gap).reduce(f64::max)
+}
+
+/// The highest of one attack score over the cell's membership-inference attacks.
+fn strongest_attack(
+    cell: &CellResult,
+    score: fn(&ehrsynth_eval::privacy::AttackReport) -> Option<f64>,
+) -> Option<f64> {
+    let privacy = cell.audit.as_ref()?.privacy.as_ref()?;
+    privacy.attacks.iter().filter_map(score).reduce(f64::max)
+}
 
 /// The tidy table of `cells`.
 pub fn results_table(cells: &[CellResult]) -> Result<Table, ehrsynth_table::TableError> {

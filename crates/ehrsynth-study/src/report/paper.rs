@@ -49,28 +49,7 @@ pub const ATTACK_BY_FEATURES: [(usize, f64); 5] =
 /// Figure 5: XGBoost-gain importance order on eICU.
 pub const FIGURE5: Source = "paper Figure 5 (XGBoost gain, top 20)";
 /// Figure 5: the top 20 features, most important first.
-pub const IMPORTANCE_TOP20: [&str; 20] = [
-    "lactate_last_early",
-    "ventdays",
-    "hosp_los",
-    "bun_last_early",
-    "electivesurgery",
-    "age",
-    "tempc_min",
-    "albumin_first_early",
-    "tempc_last",
-    "bilirubin_last_early",
-    "sysbp_min",
-    "bg_pao2fio2ratio_last_early",
-    "wbc_last_early",
-    "bicarbonate_last_early",
-    "heartrate_max",
-    "resprate_last",
-    "creatinine_last_early",
-    "bg_pao2fio2ratio_first_early",
-    "heartrate_last",
-    "urineoutput_sum",
-];
+pub const IMPORTANCE_TOP20: [&str; 20] = ehrsynth_cohort::features::PAPER_IMPORTANCE_TOP20;
 
 /// Table 5 / Figure 4 observation in words (no per-feature numbers are published in PAPER.md).
 pub const DRIFT_AT_83: &str = "At 83 features the paper's LLM drifted to wide Gaussians: negative bilirubin, lactate and BUN, ages over 100 (paper Figure 4 / Table 5).";
