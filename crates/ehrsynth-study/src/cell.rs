@@ -121,6 +121,7 @@ pub fn cell_llm_settings(
         run: plan.spec.id.clone(),
         journal: journal.to_path_buf(),
         seed: plan.spec.seed,
+        limits: None,
     }
 }
 

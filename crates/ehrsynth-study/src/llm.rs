@@ -9,6 +9,7 @@ use std::time::Duration;
 use ehrsynth_gen::llm::context::ContextOptions;
 use ehrsynth_gen::llm::engine::{EngineConfig, Price, Transport};
 use ehrsynth_gen::llm::generator::LlmConfig;
+use ehrsynth_gen::llm::limits::Limits;
 use ehrsynth_gen::llm::prompt::{Strategy, Template};
 use ehrsynth_llm::provider::{Parameters, ProviderKind};
 use ehrsynth_table::Schema;
@@ -60,6 +61,8 @@ pub struct LlmSettings {
     pub journal: PathBuf,
     /// Seed.
     pub seed: u64,
+    /// Concurrency and per-minute limits (default: the provider's, [`Limits::default_for`]).
+    pub limits: Option<Limits>,
 }
 
 /// What a transport is asked to carry: the in-process model compiles its grammar from the
@@ -173,7 +176,9 @@ pub fn llm_config(
             max_tokens: settings.max_tokens,
             max_cost_usd: settings.max_cost_usd,
             price: settings.price,
-            limits: ehrsynth_gen::llm::limits::Limits::default_for(provider),
+            limits: settings
+                .limits
+                .unwrap_or_else(|| Limits::default_for(provider)),
             max_retries: 4,
             backoff: Duration::from_secs(1),
             circuit_breaker: 3,
@@ -219,6 +224,7 @@ mod tests {
             run: "r".into(),
             journal: PathBuf::from("j.sqlite"),
             seed: 1,
+            limits: None,
         }
     }
 

@@ -319,11 +319,13 @@ fn llm_generator(
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
     use ehrsynth_gen::llm::context::ContextOptions;
-    use ehrsynth_gen::llm::engine::{EngineConfig, HttpTransport, Transport};
-    use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
+    use ehrsynth_gen::llm::engine::{HttpTransport, Transport};
+    use ehrsynth_gen::llm::generator::LlmGenerator;
     use ehrsynth_gen::llm::limits::Limits;
     use ehrsynth_gen::llm::prompt::{Strategy, Template};
-    use ehrsynth_llm::provider::{Parameters, ProviderKind};
+    use ehrsynth_llm::provider::ProviderKind;
+    use ehrsynth_study::llm::{LlmSettings, TransportNeeds, llm_config};
+    use std::sync::Arc;
 
     let o = &args.llm;
     let strategy = Strategy::parse(&o.strategy)?;
@@ -333,12 +335,15 @@ fn llm_generator(
             o.provider
         )
     })?;
-    let template = match &o.template {
-        Some(path) => Template::custom(
-            strategy,
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )?,
+    let template_text = o
+        .template
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        })
+        .transpose()?;
+    let template = match &template_text {
+        Some(text) => Template::custom(strategy, text)?,
         None => Template::builtin(strategy),
     };
     let context = ContextOptions {
@@ -396,89 +401,60 @@ fn llm_generator(
     if o.estimate {
         return Ok(None);
     }
-    let key_variable = o
-        .api_key_env
-        .clone()
-        .unwrap_or_else(|| provider.default_key_variable().to_string());
-    // The key is read here and only ever placed in a request header.
-    let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none()
-        && !matches!(
-            provider,
-            ProviderKind::OpenAiCompatible | ProviderKind::Local
-        )
-    {
-        bail!(
-            "{} needs an API key in the environment variable {key_variable}",
-            o.provider
-        );
-    }
     let defaults = Limits::default_for(provider);
     let limits = Limits {
         concurrency: o.concurrency.unwrap_or(defaults.concurrency).max(1),
         requests_per_minute: o.rpm.or(defaults.requests_per_minute).filter(|&n| n > 0),
         tokens_per_minute: o.tpm.or(defaults.tokens_per_minute).filter(|&n| n > 0),
     };
-    let (transport, base_url, model_name): (std::sync::Arc<dyn Transport>, String, String) =
-        if provider == ProviderKind::Local {
-            let transport = crate::transport::local_transport(
-                o.model_path.as_deref(),
-                o.threads,
-                schema,
-                o.rows_per_request,
-            )?;
-            let name = transport.model_file_name();
-            (
-                std::sync::Arc::new(transport),
-                format!("local://{name}"),
-                name,
-            )
-        } else {
-            let transport = HttpTransport::new(
-                std::time::Duration::from_secs(o.timeout),
-                o.ca_cert.as_deref(),
-            )?;
-            let base_url = o
-                .base_url
-                .clone()
-                .unwrap_or_else(|| provider.default_base_url().to_string());
-            (std::sync::Arc::new(transport), base_url, o.model.clone())
-        };
-    let config = LlmConfig {
-        strategy,
-        template,
-        context,
-        rows_per_request: o.rows_per_request,
-        engine: EngineConfig {
-            run: format!("generate-{}-{}", strategy.name(), args.seed),
-            provider,
-            provider_name: o.provider.to_ascii_lowercase(),
-            base_url,
-            api_key,
-            parameters: Parameters {
-                model: model_name,
-                temperature: o.temperature,
-                max_output_tokens: o.max_output_tokens,
-                max_rows: Some(o.rows_per_request),
-                ..Parameters::default()
-            },
-            structured: o.structured,
-            target_rows: 0,
-            max_requests,
-            max_tokens: o.max_tokens,
-            max_cost_usd: o.max_cost,
-            price: price.unwrap_or_default(),
-            limits,
-            max_retries: 4,
-            backoff: std::time::Duration::from_secs(1),
-            circuit_breaker: 3,
-            use_cache: !o.no_cache,
-            seed: args.seed,
-            fixed: None,
-        },
-        journal: journal.clone(),
-        transport,
+    // The in-process model is loaded first: its file name is the model name in the journal.
+    let local = match provider {
+        ProviderKind::Local => Some(crate::transport::local_transport(
+            o.model_path.as_deref(),
+            o.threads,
+            schema,
+            o.rows_per_request,
+        )?),
+        _ => None,
     };
+    let model = local
+        .as_ref()
+        .map_or_else(|| o.model.clone(), |t| t.model_file_name());
+    let settings = LlmSettings {
+        strategy: o.strategy.clone(),
+        provider: o.provider.clone(),
+        model,
+        base_url: o.base_url.clone(),
+        api_key_env: o.api_key_env.clone(),
+        rows_per_request: o.rows_per_request,
+        max_requests,
+        max_output_tokens: o.max_output_tokens,
+        temperature: o.temperature,
+        reasoning_effort: None,
+        structured: o.structured,
+        use_cache: !o.no_cache,
+        real_examples: o.real_examples,
+        allow_real_examples_for: o.allow_real_examples.clone(),
+        template: template_text,
+        timeout: std::time::Duration::from_secs(o.timeout),
+        price: price.unwrap_or_default(),
+        max_tokens: o.max_tokens,
+        max_cost_usd: o.max_cost,
+        run: format!("generate-{}-{}", strategy.name(), args.seed),
+        journal: journal.clone(),
+        seed: args.seed,
+        limits: Some(limits),
+    };
+    let local = std::sync::Mutex::new(local);
+    let transport_for = |needs: &TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
+        if let Some(local) = local.lock().ok().and_then(|mut l| l.take()) {
+            return Ok(Arc::new(local));
+        }
+        let http =
+            HttpTransport::new(needs.timeout, o.ca_cert.as_deref()).map_err(|e| e.to_string())?;
+        Ok(Arc::new(http))
+    };
+    let config = llm_config(&settings, schema, &transport_for).map_err(anyhow::Error::msg)?;
     eprintln!(
         "journal: {} (rerun the same command to resume); {} request(s) at once{}{}",
         journal.display(),
