@@ -107,6 +107,8 @@ fn config(run: &str, target: usize, max_requests: usize) -> EngineConfig {
         use_cache: true,
         seed: 1000,
         fixed: None,
+        decimals: Vec::new(),
+        real_rows_in_prompts: false,
     }
 }
 

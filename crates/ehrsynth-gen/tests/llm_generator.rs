@@ -107,6 +107,8 @@ fn generator(
             use_cache: true,
             seed: 0,
             fixed: None,
+            decimals: Vec::new(),
+            real_rows_in_prompts: false,
         },
         journal,
         transport,

@@ -69,8 +69,9 @@ impl ProviderKind {
 }
 
 /// The body field that tells the in-process provider what its grammar must produce: `columns`
-/// (names in order) and `fixed` (`[column, value]` pairs every row holds). Remote providers never
-/// see it.
+/// (names in order), `fixed` (`[column, value]` pairs every row holds) and `decimals`
+/// (`[column, decimals]` pairs: the precision each numeric column is written at). Remote
+/// providers never see it.
 pub const LOCAL_GRAMMAR_FIELD: &str = "ehrsynth_grammar";
 
 /// Adds the [`LOCAL_GRAMMAR_FIELD`] to a `Local` request body (others are left unchanged).
@@ -79,10 +80,13 @@ pub fn add_local_grammar(
     body: &mut Value,
     columns: &[&str],
     fixed: Option<(&str, &str)>,
+    decimals: &[(String, u32)],
 ) {
     if kind == ProviderKind::Local {
         let fixed: Vec<Value> = fixed.into_iter().map(|(c, v)| json!([c, v])).collect();
-        body[LOCAL_GRAMMAR_FIELD] = json!({ "columns": columns, "fixed": fixed });
+        let decimals: Vec<Value> = decimals.iter().map(|(c, d)| json!([c, d])).collect();
+        body[LOCAL_GRAMMAR_FIELD] =
+            json!({ "columns": columns, "fixed": fixed, "decimals": decimals });
     }
 }
 

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
+use ehrsynth_gen::llm::grammar::{
+    ConstrainedDecoder, DEFAULT_DECIMALS, RowFormat, RowGrammar, TokenVocabulary,
+};
 use ehrsynth_table::Schema;
 
 use crate::runtime::{LocalModel, TokenConstraint};
@@ -29,7 +31,7 @@ impl TokenConstraint for ConstrainedDecoder {
     }
 }
 
-type GrammarKey = (Vec<String>, Vec<(String, String)>);
+type GrammarKey = (Vec<String>, Vec<(String, String)>, Vec<(String, u32)>);
 
 /// Vocabulary and grammars for one model and schema.
 #[derive(Default)]
@@ -56,15 +58,26 @@ impl GrammarCache {
             })
             .clone()
         };
-        let key = (request.columns.clone(), request.fixed.clone());
+        let key = (
+            request.columns.clone(),
+            request.fixed.clone(),
+            request.decimals.clone(),
+        );
         let grammar = {
             let mut grammars = self.grammars.lock().unwrap_or_else(|p| p.into_inner());
             match grammars.get(&key) {
                 Some(g) => g.clone(),
                 None => {
                     let g = Arc::new(
-                        RowGrammar::csv(schema, &request.columns, &request.fixed)
-                            .map_err(|e| e.to_string())?,
+                        RowGrammar::build_with_precision(
+                            schema,
+                            &request.columns,
+                            &request.fixed,
+                            RowFormat::Csv,
+                            DEFAULT_DECIMALS,
+                            &request.decimals,
+                        )
+                        .map_err(|e| e.to_string())?,
                     );
                     grammars.insert(key, g.clone());
                     g

@@ -7,8 +7,11 @@
 //!   and merges.
 //! - [`chat`]: rendering chat messages with the model's (ChatML-family) template.
 //! - [`sample`]: seeded temperature / top-p sampling over masked logits.
-//! - [`runtime`]: [`LocalModel`], the decoding loop under a [`TokenConstraint`] (the schema
-//!   grammar of `ehrsynth-gen`), reusing the prompt's KV cache across identical prompts.
+//! - [`kernels`]: 8-bit weight blocks and the batched matrix product (AVX2, portable fallback).
+//! - [`transformer`]: the llama-family forward pass over chunks of many sequences, with key/value
+//!   caches that share a prompt's prefix.
+//! - [`runtime`]: [`LocalModel`], the batched decoding loop: many sequences continue one prompt,
+//!   each under its own [`TokenConstraint`] (the schema grammar of `ehrsynth-gen`) and sampler.
 //! - [`transport`]: [`LocalTransport`], the model behind the engine's `Transport` trait: it
 //!   answers OpenAI-shaped chat requests, so journal, egress log and parsing work unchanged.
 //! - [`cache`]: the model cache folder, `model pull` (checksummed) and the default model.
@@ -19,13 +22,15 @@ pub mod cache;
 pub mod chat;
 mod constraint;
 pub mod gguf;
+pub mod kernels;
 pub mod runtime;
 pub mod sample;
 pub mod tokenizer;
+pub mod transformer;
 pub mod transport;
 
 pub use cache::{ModelCache, ensure_default_model};
-pub use runtime::{Generation, LocalModel, TokenConstraint, Unconstrained};
+pub use runtime::{BatchOutcome, Generation, LocalModel, Sequence, TokenConstraint, Unconstrained};
 pub use transport::LocalTransport;
 
 /// What can go wrong with a local model.

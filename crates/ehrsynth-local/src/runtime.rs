@@ -1,21 +1,25 @@
-//! [`LocalModel`]: a GGUF model loaded once, and the decoding loop. At every step a
-//! [`TokenConstraint`] (the schema grammar, or [`Unconstrained`]) says which tokens may come
-//! next; their logits alone are sampled. The model state after a prompt is kept, so a request
-//! with the same prompt as the previous one (the usual case: a strategy repeats its prompt with a
-//! new seed) starts decoding at once instead of reading the prompt again.
+//! [`LocalModel`]: a GGUF model loaded once, and the batched decoding loop. Many sequences
+//! continue one prompt together ([`LocalModel::generate_batch`]): the prompt is read once and its
+//! keys and values are shared; each sequence has its own [`TokenConstraint`] (the schema grammar,
+//! or [`Unconstrained`]) and its own seeded [`Sampler`]. At every step each sequence's grammar
+//! says which tokens may come next and only their logits are sampled; a token the grammar forces
+//! (the only one allowed) is taken without sampling, and a run of them is fed in one chunk.
+//! A sequence's tokens depend only on its prompt, grammar and seed: not on the batch size, the
+//! other sequences or the thread count.
+//!
+//! The prompt's state is kept: a new prompt that starts like the previous one (same template,
+//! schema and statistics, new example rows) reads only the part that differs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::ModelWeights;
 
 use crate::LocalError;
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::{self, GgufInfo, token_type};
 use crate::sample::Sampler;
 use crate::tokenizer::PromptTokenizer;
+use crate::transformer::{KvCache, Prefix, Transformer};
 
 /// Decides which tokens may come next (the schema grammar implements it).
 pub trait TokenConstraint: Send {
@@ -27,6 +31,21 @@ pub trait TokenConstraint: Send {
     fn is_finished(&self) -> bool;
     /// The text so far.
     fn text(&self) -> String;
+}
+
+impl<T: TokenConstraint + ?Sized> TokenConstraint for &mut T {
+    fn allowed(&mut self, mask: &mut [bool]) {
+        (**self).allowed(mask)
+    }
+    fn accept(&mut self, token: u32) -> Result<(), String> {
+        (**self).accept(token)
+    }
+    fn is_finished(&self) -> bool {
+        (**self).is_finished()
+    }
+    fn text(&self) -> String {
+        (**self).text()
+    }
 }
 
 /// No constraint: any text token, until the end-of-sequence token.
@@ -101,18 +120,58 @@ pub struct Generation {
     pub decode_seconds: f64,
 }
 
-/// The model after a prompt: reused when the next prompt is identical.
-#[derive(Clone)]
+/// The model after a prompt: reused in whole or in part by the next prompt.
 struct PromptState {
     ids: Vec<u32>,
-    model: ModelWeights,
+    prefix: Arc<Prefix>,
     logits: Vec<f32>,
+}
+
+/// One sequence of a batch: its grammar and its sampler.
+pub struct Sequence<'a> {
+    /// What the sequence may write.
+    pub constraint: Box<dyn TokenConstraint + 'a>,
+    /// Its own seeded sampler.
+    pub sampler: Sampler,
+}
+
+/// What one batch call did.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One result per sequence, in order.
+    pub sequences: Vec<Result<Generation, LocalError>>,
+    /// Prompt tokens read (0 when the whole prompt's state was reused).
+    pub prompt_tokens_read: usize,
+    /// Seconds spent reading the prompt.
+    pub prompt_seconds: f64,
+    /// Seconds spent decoding all sequences.
+    pub decode_seconds: f64,
+    /// Of those, seconds in the model's forward steps (the rest: grammar masks and sampling).
+    pub forward_seconds: f64,
+    /// Forward steps taken and token rows they fed.
+    pub steps: usize,
+    /// Token rows fed in the forward steps (sampled and forced tokens).
+    pub fed_tokens: usize,
+}
+
+/// Most grammar-forced tokens fed in one chunk.
+const MAX_FORCED_RUN: usize = 64;
+
+/// How many sequences decode together by default: enough to reuse each weight block across a
+/// batch (the gain levels off near 16 on two cores), fewer for large models whose per-step
+/// activations and caches grow with the batch.
+pub fn default_batch_size(parameters: usize) -> usize {
+    match parameters {
+        p if p < 1_000_000_000 => 16,
+        p if p < 4_000_000_000 => 8,
+        _ => 4,
+    }
 }
 
 /// A GGUF model in memory with its tokenizer and chat template.
 pub struct LocalModel {
     path: PathBuf,
-    weights: ModelWeights,
+    weights: Transformer,
     tokenizer: PromptTokenizer,
     template: ChatTemplate,
     token_bytes: Arc<Vec<Vec<u8>>>,
@@ -120,6 +179,7 @@ pub struct LocalModel {
     usable: Vec<bool>,
     eos: u32,
     context_length: usize,
+    batch_size: usize,
     pool: Arc<rayon::ThreadPool>,
     last_prompt: Option<PromptState>,
 }
@@ -129,8 +189,29 @@ impl std::fmt::Debug for LocalModel {
         f.debug_struct("LocalModel")
             .field("path", &self.path)
             .field("vocabulary", &self.token_bytes.len())
+            .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
     }
+}
+
+/// A sequence being decoded.
+struct Live<'a> {
+    index: usize,
+    sequence: Sequence<'a>,
+    cache: KvCache,
+    logits: Vec<f32>,
+    produced: usize,
+    started: Instant,
+}
+
+/// What a live sequence does in the next step.
+enum Step {
+    /// Feed these tokens (a sampled one and/or forced ones).
+    Feed(Vec<u32>),
+    /// The sequence is over.
+    Done(FinishReason),
+    /// It failed.
+    Failed(LocalError),
 }
 
 impl LocalModel {
@@ -160,11 +241,22 @@ impl LocalModel {
             .build()
             .map_err(|e| LocalError::Inference(format!("starting {threads} threads: {e}")))?;
         let weights = pool
-            .install(|| ModelWeights::from_gguf(content, &mut reader, &Device::Cpu))
+            .install(|| Transformer::from_gguf(&content, &mut reader, info.context_length))
             .map_err(|e| LocalError::Model {
                 path: path.display().to_string(),
                 message: format!("loading the weights: {e}"),
             })?;
+        if weights.shape().vocabulary != token_bytes.len() {
+            return Err(LocalError::Model {
+                path: path.display().to_string(),
+                message: format!(
+                    "the embedding has {} tokens but the vocabulary {}",
+                    weights.shape().vocabulary,
+                    token_bytes.len()
+                ),
+            });
+        }
+        let batch_size = default_batch_size(weights.shape().parameters());
         Ok(Self {
             path: path.to_path_buf(),
             weights,
@@ -174,6 +266,7 @@ impl LocalModel {
             usable,
             eos: info.eos,
             context_length: info.context_length,
+            batch_size,
             pool: Arc::new(pool),
             last_prompt: None,
         })
@@ -182,6 +275,16 @@ impl LocalModel {
     /// The model file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Sequences decoded together.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Sets how many sequences decode together (at least 1).
+    pub fn set_batch_size(&mut self, batch: usize) {
+        self.batch_size = batch.max(1);
     }
 
     /// Each token's bytes, by id.
@@ -211,7 +314,7 @@ impl LocalModel {
         self.tokenizer.encode(text)
     }
 
-    /// Decodes an answer to `prompt` (token ids) under `constraint`, at most `max_tokens` tokens.
+    /// Decodes one answer to `prompt` (token ids) under `constraint`, at most `max_tokens` tokens.
     pub fn generate(
         &mut self,
         prompt: &[u32],
@@ -219,6 +322,26 @@ impl LocalModel {
         sampler: &mut Sampler,
         max_tokens: usize,
     ) -> Result<Generation, LocalError> {
+        let sequence = Sequence {
+            constraint: Box::new(constraint),
+            sampler: sampler.clone(),
+        };
+        let mut outcome = self.generate_batch(prompt, vec![sequence], max_tokens)?;
+        let mut generation = outcome.sequences.remove(0)?;
+        generation.prompt_seconds = outcome.prompt_seconds;
+        Ok(generation)
+    }
+
+    /// Decodes every sequence as a continuation of `prompt`, [`Self::batch_size`] at a time
+    /// (a finished sequence's place goes to the next one), each at most `max_tokens` tokens.
+    /// A sequence that fails (its grammar reaches a dead end) is reported as such; the others
+    /// go on.
+    pub fn generate_batch(
+        &mut self,
+        prompt: &[u32],
+        sequences: Vec<Sequence<'_>>,
+        max_tokens: usize,
+    ) -> Result<BatchOutcome, LocalError> {
         if prompt.is_empty() {
             return Err(LocalError::Inference("the prompt is empty".into()));
         }
@@ -230,89 +353,192 @@ impl LocalModel {
             )));
         }
         let pool = self.pool.clone();
-        pool.install(|| self.decode(prompt, constraint, sampler, max_tokens))
+        pool.install(|| self.decode_batch(prompt, sequences, max_tokens))
     }
 
-    fn decode(
+    /// The prompt's shared state: reused whole when the prompt repeats, in part when it starts
+    /// like the previous one.
+    fn read_prompt(
         &mut self,
         prompt: &[u32],
-        constraint: &mut dyn TokenConstraint,
-        sampler: &mut Sampler,
-        max_tokens: usize,
-    ) -> Result<Generation, LocalError> {
-        let started = Instant::now();
-        let state = match &self.last_prompt {
-            Some(state) if state.ids == prompt => state.clone(),
-            _ => {
-                let mut model = self.weights.clone();
-                let logits = forward(&mut model, prompt, 0)?;
-                let state = PromptState {
-                    ids: prompt.to_vec(),
-                    model,
-                    logits,
-                };
-                self.last_prompt = Some(state.clone());
-                state
+    ) -> Result<(Arc<Prefix>, Vec<f32>, usize), LocalError> {
+        if let Some(state) = &self.last_prompt
+            && state.ids == prompt
+        {
+            return Ok((state.prefix.clone(), state.logits.clone(), 0));
+        }
+        let (mut cache, start) = match &self.last_prompt {
+            Some(state) => {
+                let common = state
+                    .ids
+                    .iter()
+                    .zip(prompt)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(prompt.len() - 1);
+                let shared = Arc::new(state.prefix.truncated(common));
+                (KvCache::after(shared, self.weights.shape().layers), common)
             }
+            None => (self.weights.empty_cache(), 0),
         };
+        let logits = self
+            .weights
+            .forward(&[&prompt[start..]], &mut [&mut cache])?
+            .remove(0);
+        let prefix = Arc::new(cache.into_prefix());
+        self.last_prompt = Some(PromptState {
+            ids: prompt.to_vec(),
+            prefix: prefix.clone(),
+            logits: logits.clone(),
+        });
+        Ok((prefix, logits, prompt.len() - start))
+    }
+
+    fn decode_batch(
+        &mut self,
+        prompt: &[u32],
+        sequences: Vec<Sequence<'_>>,
+        max_tokens: usize,
+    ) -> Result<BatchOutcome, LocalError> {
+        let started = Instant::now();
+        let (prefix, prompt_logits, read) = self.read_prompt(prompt)?;
         let prompt_seconds = started.elapsed().as_secs_f64();
-        let PromptState {
-            mut model,
-            mut logits,
-            ..
-        } = state;
         let decoding = Instant::now();
-        let room = self.context_length - prompt.len();
+        let limit = max_tokens.min(self.context_length - prompt.len());
+        let layers = self.weights.shape().layers;
+        let mut results: Vec<Option<Result<Generation, LocalError>>> =
+            (0..sequences.len()).map(|_| None).collect();
+        let mut waiting = sequences.into_iter().enumerate();
+        let mut live: Vec<Live> = Vec::new();
         let mut mask = vec![true; self.usable.len()];
-        let mut produced = 0;
-        let finish = loop {
-            if constraint.is_finished() {
-                break FinishReason::Stop;
+        let (mut forward_seconds, mut steps, mut fed_tokens) = (0.0, 0, 0);
+        loop {
+            while live.len() < self.batch_size {
+                let Some((index, sequence)) = waiting.next() else {
+                    break;
+                };
+                live.push(Live {
+                    index,
+                    sequence,
+                    cache: KvCache::after(prefix.clone(), layers),
+                    logits: prompt_logits.clone(),
+                    produced: 0,
+                    started: Instant::now(),
+                });
             }
-            if produced >= max_tokens.min(room) {
-                break FinishReason::Length;
+            if live.is_empty() {
+                break;
+            }
+            let mut feeding: Vec<(Live, Vec<u32>)> = Vec::new();
+            for mut seq in std::mem::take(&mut live) {
+                match self.next_tokens(&mut seq, &mut mask, limit) {
+                    Step::Feed(tokens) => feeding.push((seq, tokens)),
+                    Step::Done(finish) => {
+                        results[seq.index] = Some(Ok(self.finished(&seq, prompt.len(), finish)));
+                    }
+                    Step::Failed(e) => results[seq.index] = Some(Err(e)),
+                }
+            }
+            if feeding.is_empty() {
+                continue;
+            }
+            let (mut seqs, chunks): (Vec<Live>, Vec<Vec<u32>>) = feeding.into_iter().unzip();
+            let chunk_refs: Vec<&[u32]> = chunks.iter().map(Vec::as_slice).collect();
+            let mut caches: Vec<&mut KvCache> = seqs.iter_mut().map(|seq| &mut seq.cache).collect();
+            let forward_started = Instant::now();
+            let logits = self.weights.forward(&chunk_refs, &mut caches)?;
+            forward_seconds += forward_started.elapsed().as_secs_f64();
+            steps += 1;
+            fed_tokens += chunk_refs.iter().map(|c| c.len()).sum::<usize>();
+            for (mut seq, logits) in seqs.into_iter().zip(logits) {
+                seq.logits = logits;
+                live.push(seq);
+            }
+        }
+        Ok(BatchOutcome {
+            sequences: results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(LocalError::Inference("not decoded".into()))))
+                .collect(),
+            prompt_tokens_read: read,
+            prompt_seconds,
+            decode_seconds: decoding.elapsed().as_secs_f64(),
+            forward_seconds,
+            steps,
+            fed_tokens,
+        })
+    }
+
+    /// The tokens a sequence feeds next: a sampled token (from its current logits) and/or the
+    /// tokens its grammar forces after it.
+    fn next_tokens(&self, seq: &mut Live<'_>, mask: &mut [bool], limit: usize) -> Step {
+        let mut tokens = Vec::new();
+        loop {
+            let constraint = seq.sequence.constraint.as_mut();
+            if constraint.is_finished() {
+                return Step::Done(FinishReason::Stop);
+            }
+            if seq.produced >= limit {
+                return Step::Done(FinishReason::Length);
             }
             mask.copy_from_slice(&self.usable);
-            constraint.allowed(&mut mask);
+            constraint.allowed(mask);
             mask.iter_mut()
                 .zip(&self.usable)
                 .for_each(|(m, usable)| *m &= *usable);
-            let token = sampler.sample(&logits, &mask).ok_or_else(|| {
-                LocalError::Constraint(format!(
-                    "no token may follow {:?}",
-                    tail(&constraint.text(), 60)
-                ))
-            })?;
-            constraint.accept(token).map_err(LocalError::Constraint)?;
-            produced += 1;
-            if token == self.eos || constraint.is_finished() {
-                break FinishReason::Stop;
+            let forced = only_allowed(mask);
+            let token = match forced {
+                Some(t) => t,
+                None if tokens.is_empty() => match seq.sequence.sampler.sample(&seq.logits, mask) {
+                    Some(t) => t,
+                    None => {
+                        return Step::Failed(LocalError::Constraint(format!(
+                            "no token may follow {:?}",
+                            tail(&constraint.text(), 60)
+                        )));
+                    }
+                },
+                // The next choice needs the logits after the tokens gathered so far.
+                None => return Step::Feed(tokens),
+            };
+            if let Err(e) = constraint.accept(token) {
+                return Step::Failed(LocalError::Constraint(e));
             }
-            logits = forward(&mut model, &[token], prompt.len() + produced - 1)?;
-        };
-        Ok(Generation {
-            text: constraint.text(),
-            prompt_tokens: prompt.len(),
-            completion_tokens: produced,
+            seq.produced += 1;
+            if token == self.eos || constraint.is_finished() {
+                return Step::Done(FinishReason::Stop);
+            }
+            tokens.push(token);
+            if tokens.len() >= MAX_FORCED_RUN || seq.produced >= limit {
+                return Step::Feed(tokens);
+            }
+        }
+    }
+
+    fn finished(&self, seq: &Live<'_>, prompt_tokens: usize, finish: FinishReason) -> Generation {
+        Generation {
+            text: seq.sequence.constraint.text(),
+            prompt_tokens,
+            completion_tokens: seq.produced,
             finish,
-            prompt_seconds,
-            decode_seconds: decoding.elapsed().as_secs_f64(),
-        })
+            prompt_seconds: 0.0,
+            decode_seconds: seq.started.elapsed().as_secs_f64(),
+        }
     }
 }
 
-/// Runs `tokens` at positions from `position` and returns the last position's logits.
-fn forward(
-    model: &mut ModelWeights,
-    tokens: &[u32],
-    position: usize,
-) -> Result<Vec<f32>, LocalError> {
-    let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
-    let logits = model.forward(&input, position)?;
-    Ok(logits
-        .squeeze(0)?
-        .to_dtype(candle_core::DType::F32)?
-        .to_vec1::<f32>()?)
+/// The one allowed token, if exactly one is.
+fn only_allowed(mask: &[bool]) -> Option<u32> {
+    let mut found = None;
+    for (id, ok) in mask.iter().enumerate() {
+        if *ok {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(id as u32);
+        }
+    }
+    found
 }
 
 fn tail(text: &str, chars: usize) -> String {

@@ -1,6 +1,8 @@
 //! Seeded sampling of the next token from logits, restricted to the tokens a mask allows:
 //! greedy at temperature 0, else softmax at the temperature, cut to the smallest set whose
 //! probability reaches top-p (nucleus), drawn with ChaCha8 so that a seed replays exactly.
+//! Only the nucleus is sorted: at top-p 1 the draw walks the allowed tokens in id order, so a
+//! step costs one pass over the vocabulary, not a sort of it.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,46 +27,53 @@ impl Sampler {
 
     /// The next token among those with `allowed[id]`; `None` when the mask allows none.
     pub fn sample(&mut self, logits: &[f32], allowed: &[bool]) -> Option<u32> {
-        let mut candidates: Vec<(u32, f32)> = logits
-            .iter()
-            .zip(allowed)
-            .enumerate()
-            .filter(|(_, (logit, ok))| **ok && logit.is_finite())
-            .map(|(id, (logit, _))| (id as u32, *logit))
-            .collect();
-        if candidates.is_empty() {
-            // Every allowed token has a non-finite logit: fall back to the first allowed one.
-            return allowed.iter().position(|ok| *ok).map(|id| id as u32);
-        }
-        // Highest logit first; ties broken by id so the order never depends on the input order.
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        if self.temperature <= 0.0 || candidates.len() == 1 {
-            return Some(candidates[0].0);
-        }
-        let top = f64::from(candidates[0].1);
-        let weights: Vec<f64> = candidates
-            .iter()
-            .map(|(_, logit)| ((f64::from(*logit) - top) / self.temperature).exp())
-            .collect();
-        let total: f64 = weights.iter().sum();
-        let mut kept = 0.0;
-        let mut cut = candidates.len();
-        for (i, w) in weights.iter().enumerate() {
-            kept += w / total;
-            if kept >= self.top_p {
-                cut = i + 1;
-                break;
+        // The allowed tokens with a finite logit, in id order, and the best of them (ties go to
+        // the lower id, so the choice never depends on anything but the logits).
+        let mut candidates: Vec<(u32, f32)> = Vec::new();
+        let mut best: Option<(u32, f32)> = None;
+        for (id, (logit, ok)) in logits.iter().zip(allowed).enumerate() {
+            if *ok && logit.is_finite() {
+                candidates.push((id as u32, *logit));
+                if best.is_none_or(|(_, b)| *logit > b) {
+                    best = Some((id as u32, *logit));
+                }
             }
         }
-        let mass: f64 = weights[..cut].iter().sum();
+        let Some((best_id, top)) = best else {
+            // Every allowed token has a non-finite logit: fall back to the first allowed one.
+            return allowed.iter().position(|ok| *ok).map(|id| id as u32);
+        };
+        if self.temperature <= 0.0 || candidates.len() == 1 {
+            return Some(best_id);
+        }
+        let top = f64::from(top);
+        let weight = |logit: f32| ((f64::from(logit) - top) / self.temperature).exp();
+        if self.top_p < 1.0 {
+            // The nucleus: highest logits first (ties by id), cut where the mass reaches top-p.
+            candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let weights: Vec<f64> = candidates.iter().map(|(_, l)| weight(*l)).collect();
+            let total: f64 = weights.iter().sum();
+            let mut kept = 0.0;
+            let mut cut = candidates.len();
+            for (i, w) in weights.iter().enumerate() {
+                kept += w / total;
+                if kept >= self.top_p {
+                    cut = i + 1;
+                    break;
+                }
+            }
+            candidates.truncate(cut);
+        }
+        let weights: Vec<f64> = candidates.iter().map(|(_, l)| weight(*l)).collect();
+        let mass: f64 = weights.iter().sum();
         let mut draw = self.rng.random_range(0.0..mass);
-        for (i, w) in weights[..cut].iter().enumerate() {
+        for (i, w) in weights.iter().enumerate() {
             if draw < *w {
                 return Some(candidates[i].0);
             }
             draw -= w;
         }
-        Some(candidates[cut - 1].0)
+        candidates.last().map(|c| c.0)
     }
 }
 

@@ -3,6 +3,12 @@
 //! the schema grammar (columns and fixed group value from the request's grammar field, rows per
 //! request from the run's settings), and answers in OpenAI's shape (plus llama.cpp-style
 //! `timings`), so that journal, egress log, cache, progress and parsing work unchanged.
+//!
+//! One request becomes several *sequences* of [`LocalTransport::rows_per_sequence`] rows each,
+//! decoded together as one batch on the request's prompt (read once). Sequence `i` samples with
+//! its own seed (the request's seed and `i`), so a request's rows do not depend on the batch size
+//! or the thread count. The answer is the header once and then every sequence's rows, in order;
+//! a sequence that fails is left out and said in the answer's `ehrsynth_rejected` field.
 
 use std::sync::Mutex;
 
@@ -13,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::chat::Message;
 use crate::constraint::GrammarCache;
-use crate::runtime::{FinishReason, LocalModel, TokenConstraint, Unconstrained};
+use crate::runtime::{FinishReason, LocalModel, Sequence, TokenConstraint, Unconstrained};
 use crate::sample::Sampler;
 
 /// What the grammar of one request must produce.
@@ -23,17 +29,39 @@ pub struct GrammarRequest {
     pub columns: Vec<String>,
     /// (column, value) pairs every row holds.
     pub fixed: Vec<(String, String)>,
+    /// (column, decimals) pairs: the precision numeric columns are written at.
+    pub decimals: Vec<(String, u32)>,
     /// Data rows to write.
     pub rows: usize,
 }
+
+/// Rows one sequence writes by default: short sequences keep rows independent (a long one
+/// drifts towards copying its own earlier rows) while the prompt is still read only once.
+pub const DEFAULT_ROWS_PER_SEQUENCE: usize = 4;
 
 /// The model as a transport for the `local` provider.
 pub struct LocalTransport {
     model: Mutex<LocalModel>,
     schema: Schema,
     rows_per_request: usize,
+    rows_per_sequence: usize,
     constrained: bool,
     grammars: GrammarCache,
+}
+
+/// The seed of sequence `index` of a request seeded `seed` (SplitMix64 of both).
+fn sequence_seed(seed: u64, index: usize) -> u64 {
+    let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The data lines of one sequence's answer: its complete lines after the header.
+fn data_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n')
+        .skip(1)
+        .filter(|line| line.ends_with('\n'))
 }
 
 impl std::fmt::Debug for LocalTransport {
@@ -71,9 +99,29 @@ impl LocalTransport {
             model: Mutex::new(model),
             schema,
             rows_per_request: rows_per_request.max(1),
+            rows_per_sequence: DEFAULT_ROWS_PER_SEQUENCE,
             constrained,
             grammars: GrammarCache::default(),
         }
+    }
+
+    /// Rows each sequence writes (at least 1).
+    pub fn with_rows_per_sequence(mut self, rows: usize) -> Self {
+        self.rows_per_sequence = rows.max(1);
+        self
+    }
+
+    /// Rows each sequence writes.
+    pub fn rows_per_sequence(&self) -> usize {
+        self.rows_per_sequence
+    }
+
+    /// Row counts of a request's sequences: `rows_per_sequence` each, the rest in the last.
+    fn sequence_rows(&self, rows: usize) -> Vec<usize> {
+        let per = self.rows_per_sequence;
+        (0..rows.div_ceil(per))
+            .map(|i| per.min(rows - i * per))
+            .collect()
     }
 
     /// The model's file name (as `local://NAME` addresses it).
@@ -105,9 +153,23 @@ impl LocalTransport {
                 .ok_or("the grammar's fixed values must be [column, value] pairs")?,
             None => Vec::new(),
         };
+        let decimals = match field["decimals"].as_array() {
+            Some(pairs) => pairs
+                .iter()
+                .map(|p| {
+                    Some((
+                        p[0].as_str()?.to_string(),
+                        u32::try_from(p[1].as_u64()?).ok()?,
+                    ))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or("the grammar's decimals must be [column, count] pairs")?,
+            None => Vec::new(),
+        };
         Ok(GrammarRequest {
             columns,
             fixed,
+            decimals,
             rows: self.rows_per_request,
         })
     }
@@ -146,11 +208,9 @@ impl LocalTransport {
             .as_u64()
             .or_else(|| body["max_completion_tokens"].as_u64())
             .unwrap_or(2048) as usize;
-        let mut sampler = Sampler::new(
-            body["temperature"].as_f64().unwrap_or(1.0),
-            body["top_p"].as_f64().unwrap_or(1.0),
-            body["seed"].as_u64().unwrap_or(0),
-        );
+        let temperature = body["temperature"].as_f64().unwrap_or(1.0);
+        let top_p = body["top_p"].as_f64().unwrap_or(1.0);
+        let seed = body["seed"].as_u64().unwrap_or(0);
         // A poisoned lock only means an earlier request panicked; the model itself is intact.
         let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
         let prompt = model.chat_prompt(&messages);
@@ -158,44 +218,95 @@ impl LocalTransport {
             Ok(ids) => ids,
             Err(e) => return bad_request(&e.to_string()),
         };
-        let mut constraint = match self.constraint(&model, &grammar) {
-            Ok(c) => c,
-            Err(e) => return bad_request(&format!("the schema grammar: {e}")),
+        let plan = if self.constrained {
+            self.sequence_rows(grammar.rows)
+        } else {
+            vec![grammar.rows]
         };
+        let mut sequences = Vec::with_capacity(plan.len());
+        for (i, rows) in plan.iter().enumerate() {
+            let request = GrammarRequest {
+                rows: *rows,
+                ..grammar.clone()
+            };
+            let constraint = match self.constraint(&model, &request) {
+                Ok(c) => c,
+                Err(e) => return bad_request(&format!("the schema grammar: {e}")),
+            };
+            sequences.push(Sequence {
+                constraint,
+                sampler: Sampler::new(temperature, top_p, sequence_seed(seed, i)),
+            });
+        }
+        // The token limit is per answer: shared out over its sequences.
+        let per_sequence = max_tokens.div_ceil(plan.len().max(1)).max(1);
         // The model is deterministic for a seed: a failed decode would fail again, so it is
         // answered as a rejected request (422), which the engine does not retry.
-        let generation = match model.generate(&ids, constraint.as_mut(), &mut sampler, max_tokens) {
-            Ok(g) => g,
+        let outcome = match model.generate_batch(&ids, sequences, per_sequence) {
+            Ok(o) => o,
             Err(e) => return answer_error(422, &e.to_string()),
         };
+        let mut text = String::new();
+        let mut completion_tokens = 0;
+        let mut finish = FinishReason::Stop;
+        let mut rejected = Vec::new();
+        for (i, result) in outcome.sequences.into_iter().enumerate() {
+            match result {
+                Ok(generation) => {
+                    if text.is_empty() {
+                        text.push_str(generation.text.lines().next().unwrap_or_default());
+                        text.push('\n');
+                    }
+                    if !self.constrained {
+                        text = generation.text.clone();
+                    } else {
+                        data_lines(&generation.text).for_each(|l| text.push_str(l));
+                    }
+                    completion_tokens += generation.completion_tokens;
+                    if generation.finish == FinishReason::Length {
+                        finish = FinishReason::Length;
+                    }
+                }
+                Err(e) => rejected.push(format!("sequence {i}: {e}")),
+            }
+        }
+        if text.is_empty() && !rejected.is_empty() {
+            return answer_error(422, &rejected.join("; "));
+        }
         let file_name = model
             .path()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let finish = match generation.finish {
+        let finish = match finish {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
         };
-        let per_second = generation.completion_tokens as f64 / generation.decode_seconds.max(1e-9);
+        let per_second = completion_tokens as f64 / outcome.decode_seconds.max(1e-9);
         let body = json!({
             "object": "chat.completion",
             "model": file_name,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": generation.text },
+                "message": { "role": "assistant", "content": text },
                 "finish_reason": finish
             }],
             "usage": {
-                "prompt_tokens": generation.prompt_tokens,
-                "completion_tokens": generation.completion_tokens,
-                "total_tokens": generation.prompt_tokens + generation.completion_tokens
+                "prompt_tokens": ids.len(),
+                "completion_tokens": completion_tokens,
+                "total_tokens": ids.len() + completion_tokens
             },
             "timings": {
-                "prompt_ms": generation.prompt_seconds * 1e3,
-                "predicted_ms": generation.decode_seconds * 1e3,
-                "predicted_per_second": per_second
-            }
+                "prompt_n": outcome.prompt_tokens_read,
+                "prompt_ms": outcome.prompt_seconds * 1e3,
+                "predicted_ms": outcome.decode_seconds * 1e3,
+                "predicted_per_second": per_second,
+                "forward_ms": outcome.forward_seconds * 1e3,
+                "steps": outcome.steps,
+                "fed_tokens": outcome.fed_tokens,
+                "sequences": plan.len()
+            },
+            "ehrsynth_rejected": rejected
         });
         RawResponse {
             status: 200,

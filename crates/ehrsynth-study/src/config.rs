@@ -338,9 +338,10 @@ pub struct GeneratorConfig {
     /// LLM: US dollars per million completion tokens.
     #[serde(default)]
     pub price_output: f64,
-    /// LLM: real training rows per prompt (needs `allow_real_examples_for`).
+    /// LLM: real training rows per prompt (needs `allow_real_examples_for`, except for the
+    /// in-process `local` provider, which shows 20 unless told otherwise).
     #[serde(default)]
-    pub real_examples: usize,
+    pub real_examples: Option<usize>,
     /// LLM: the one provider allowed to receive real rows (data use agreements!).
     pub allow_real_examples_for: Option<String>,
     /// LLM: reasoning effort for reasoning models (OpenAI o1: low, medium, high).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ehrsynth_gen::llm::context::ContextOptions;
+use ehrsynth_gen::llm::context::{ContextOptions, default_examples};
 use ehrsynth_gen::llm::engine::{EngineConfig, Price, Transport};
 use ehrsynth_gen::llm::generator::LlmConfig;
 use ehrsynth_gen::llm::limits::Limits;
@@ -41,8 +41,9 @@ pub struct LlmSettings {
     pub structured: bool,
     /// Answer identical requests from the journal.
     pub use_cache: bool,
-    /// Real rows per prompt (needs the opt-in below).
-    pub real_examples: usize,
+    /// Real rows per prompt (needs the opt-in below for HTTP providers); `None`: the provider's
+    /// default ([`default_examples`]: 20 for `local`, else 0).
+    pub real_examples: Option<usize>,
     /// The provider allowed to receive real rows.
     pub allow_real_examples_for: Option<String>,
     /// A custom prompt template text, replacing the strategy's.
@@ -151,7 +152,7 @@ pub fn llm_config(
         strategy,
         template,
         context: ContextOptions {
-            real_examples: settings.real_examples,
+            real_examples: default_examples(&settings.provider, settings.real_examples),
             allow_real_examples_for: settings.allow_real_examples_for.clone(),
             ..ContextOptions::default()
         },
@@ -185,6 +186,8 @@ pub fn llm_config(
             use_cache: settings.use_cache,
             seed: settings.seed,
             fixed: None,
+            decimals: Vec::new(),
+            real_rows_in_prompts: false,
         },
         journal: settings.journal.clone(),
         transport,
@@ -214,7 +217,7 @@ mod tests {
             reasoning_effort: None,
             structured: false,
             use_cache: true,
-            real_examples: 0,
+            real_examples: None,
             allow_real_examples_for: None,
             template: None,
             timeout: Duration::from_secs(1),

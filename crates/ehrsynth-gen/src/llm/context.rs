@@ -4,8 +4,14 @@
 //! statistics: per numeric column mean, standard deviation, quartiles (3 significant digits) and
 //! missing share — never the observed minimum or maximum, which single out individual patients;
 //! per category its share, with categories of fewer than `k` rows (default 10) suppressed.
-//! Real rows enter a prompt only when the caller names the provider they may go to
-//! (`--allow-real-examples PROVIDER`) and that is the provider the prompt is for.
+//! Real rows enter a prompt sent over the network only when the caller names the provider they
+//! may go to (`--allow-real-examples PROVIDER`) and that is the provider the prompt is for. The
+//! in-process model (`local`) sends nothing anywhere, so it may always see real rows, and by
+//! default it does ([`DEFAULT_LOCAL_EXAMPLES`], the paper's context), drawn afresh per prompt.
+//!
+//! Also here: the precision of each numeric column ([`column_decimals`]), which the examples
+//! are written at and the in-process grammar enforces, so the model spends no tokens on digits
+//! the data never has.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +25,76 @@ use crate::generator::GenError;
 
 /// Smallest category count shown in statistics; smaller cells are suppressed.
 pub const DEFAULT_SUPPRESS_BELOW: usize = 10;
+
+/// Real example rows per prompt for the in-process model when the user gives no number: the
+/// paper's context (it used fewer than 100). Measured on the reference cohort and the eICU demo
+/// (docs/local-model.md): more rows lengthen every prompt for little gain in fidelity.
+pub const DEFAULT_LOCAL_EXAMPLES: usize = 20;
+
+/// Most decimals a column is written with.
+pub const MAX_COLUMN_DECIMALS: u32 = 3;
+
+/// Whether prompts for `provider` stay on this machine (the in-process model).
+pub fn is_in_process(provider: &str) -> bool {
+    ehrsynth_llm::provider::ProviderKind::parse(provider)
+        .is_some_and(ehrsynth_llm::provider::ProviderKind::is_in_process)
+}
+
+/// The real example rows wanted for `provider` when the user said `requested` (None: not said):
+/// [`DEFAULT_LOCAL_EXAMPLES`] for the in-process model, none for the others.
+pub fn default_examples(provider: &str, requested: Option<usize>) -> usize {
+    requested.unwrap_or(if is_in_process(provider) {
+        DEFAULT_LOCAL_EXAMPLES
+    } else {
+        0
+    })
+}
+
+/// The decimals each numeric column's training values have: the fewest (up to
+/// [`MAX_COLUMN_DECIMALS`]) that write 99% of its values exactly. Integer columns get 0; columns
+/// without values are left out.
+pub fn column_decimals(train: &Table, schema: &Schema) -> Vec<(String, u32)> {
+    schema
+        .columns()
+        .iter()
+        .filter(|spec| matches!(spec.kind, ColumnKind::Continuous | ColumnKind::Integer))
+        .filter_map(|spec| {
+            let column = train.column(&spec.name)?;
+            let values: Vec<f64> = (0..column.len())
+                .filter_map(|i| column.get_f64(i))
+                .collect();
+            if values.is_empty() {
+                return None;
+            }
+            let exact_at = |d: u32| {
+                let scale = 10f64.powi(d as i32);
+                let exact = values
+                    .iter()
+                    .filter(|v| {
+                        let scaled = *v * scale;
+                        (scaled - scaled.round()).abs() <= 1e-6 * scaled.abs().max(1.0)
+                    })
+                    .count();
+                exact as f64 >= 0.99 * values.len() as f64
+            };
+            let d = (0..=MAX_COLUMN_DECIMALS)
+                .find(|&d| exact_at(d))
+                .unwrap_or(MAX_COLUMN_DECIMALS);
+            Some((spec.name.clone(), d))
+        })
+        .collect()
+}
+
+/// `value` with at most `decimals` decimals, without trailing zeros ("36.7", "8").
+pub fn format_at(value: f64, decimals: u32) -> String {
+    let text = format!("{value:.*}", decimals as usize);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".into() } else { text }
+}
 
 /// What the prompts may contain.
 #[derive(Debug, Clone)]
@@ -225,13 +301,13 @@ impl PromptContext {
         } else {
             String::new()
         };
-        let allowed = options
-            .allow_real_examples_for
-            .as_deref()
-            .is_some_and(|p| p.eq_ignore_ascii_case(provider));
+        let allowed = is_in_process(provider)
+            || options
+                .allow_real_examples_for
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(provider));
         let examples_csv = (allowed && options.real_examples > 0)
-            .then(|| real_examples(train, schema, options.real_examples, seed))
-            .transpose()?;
+            .then(|| real_examples(train, schema, options.real_examples, seed));
         if options.real_examples > 0 && !allowed {
             return Err(GenError::Invalid(format!(
                 "real example rows were requested but may not be sent to '{provider}': pass --allow-real-examples {provider} \
@@ -247,8 +323,27 @@ impl PromptContext {
     }
 }
 
-/// Up to `k` seeded random training rows as CSV with a header (identifiers left out).
-fn real_examples(train: &Table, schema: &Schema, k: usize, seed: u64) -> Result<String, GenError> {
+impl PromptContext {
+    /// Whether the prompts show real rows.
+    pub fn has_examples(&self) -> bool {
+        self.examples_csv.is_some()
+    }
+
+    /// This context with its example rows drawn afresh (same count) with `seed`; unchanged when
+    /// it shows none.
+    pub fn with_examples_drawn(&self, train: &Table, schema: &Schema, k: usize, seed: u64) -> Self {
+        let mut context = self.clone();
+        if context.examples_csv.is_some() && k > 0 {
+            context.examples_csv = Some(real_examples(train, schema, k, seed));
+        }
+        context
+    }
+}
+
+/// Up to `k` seeded random training rows as CSV with a header (identifiers left out), numbers
+/// at their column's precision ([`column_decimals`]).
+pub fn real_examples(train: &Table, schema: &Schema, k: usize, seed: u64) -> String {
+    let decimals: BTreeMap<String, u32> = column_decimals(train, schema).into_iter().collect();
     let mut rows: Vec<usize> = (0..train.n_rows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     rows.truncate(k);
@@ -262,18 +357,55 @@ fn real_examples(train: &Table, schema: &Schema, k: usize, seed: u64) -> Result<
             .iter()
             .map(|spec| match (spec.role, train.column(&spec.name)) {
                 (Role::Id, _) | (_, None) => String::new(),
-                (_, Some(c)) => c.value(r).to_string(),
+                (_, Some(c)) => match (decimals.get(&spec.name), c.get_f64(r)) {
+                    (Some(d), Some(v)) => format_at(v, *d),
+                    _ => c.value(r).to_string(),
+                },
             })
             .collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precision_is_the_fewest_decimals_that_write_the_values() {
+        let schema = Schema::new(vec![
+            ColumnSpec::new("bun", ColumnKind::Continuous),
+            ColumnSpec::new("temp", ColumnKind::Continuous),
+            ColumnSpec::new("los", ColumnKind::Continuous),
+            ColumnSpec::new("label", ColumnKind::Categorical),
+        ])
+        .unwrap();
+        let rows: Vec<Vec<Option<String>>> = [
+            ["8.0", "36.71", "3.7361", "a"],
+            ["14", "36.2", "1.5", "b"],
+            ["", "35", "0.25", ""],
+        ]
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| (!c.is_empty()).then(|| c.to_string()))
+                .collect()
+        })
+        .collect();
+        let table = crate::generator::build_table(&schema, &rows).unwrap();
+        let d: BTreeMap<String, u32> = column_decimals(&table, &schema).into_iter().collect();
+        assert_eq!(d["bun"], 0);
+        assert_eq!(d["temp"], 2);
+        assert_eq!(d["los"], 3, "capped at three decimals");
+        assert!(!d.contains_key("label"));
+        assert_eq!(format_at(8.0, 0), "8");
+        assert_eq!(format_at(36.70, 2), "36.7");
+        assert_eq!(format_at(-0.0001, 2), "0");
+        let csv = real_examples(&table, &schema, 3, 1);
+        assert!(csv.contains("8,36.71,"), "{csv}");
+    }
 
     #[test]
     fn numbers_keep_three_significant_digits() {

@@ -106,6 +106,19 @@ impl Transport for HttpTransport {
 
 pub use ehrsynth_llm::prices::Price;
 
+/// The key that tells two rows apart (duplicates, copies of training rows): the cells in
+/// column order, numbers written canonically so that "8.0" and "8", "36.70" and "36.7" match.
+pub fn row_key<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
+    cells
+        .into_iter()
+        .map(|cell| match ehrsynth_table::cell::parse_number(cell) {
+            Some(v) => format!("{}", v + 0.0),
+            None => cell.trim().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
 /// A rough cost estimate before a run: tokens counted as characters / 4 for the prompt and
 /// about 4 tokens per cell for the answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -184,6 +197,11 @@ pub struct EngineConfig {
     /// A column every row must hold one value in (position in the schema, value), for a group
     /// or a condition; other rows are rejected.
     pub fixed: Option<(usize, String)>,
+    /// Decimals each numeric column is written with (the training data's own precision), for
+    /// the in-process model's grammar; columns not listed get the grammar's default.
+    pub decimals: Vec<(String, u32)>,
+    /// Whether the prompts carry real training rows (recorded in the journal and egress log).
+    pub real_rows_in_prompts: bool,
 }
 
 /// Why a run stopped.
@@ -450,7 +468,13 @@ impl Loop<'_> {
         let names = self.schema.names();
         let fixed = config.fixed.as_ref();
         let fixed = fixed.and_then(|(p, v)| names.get(*p).map(|n| (*n, v.as_str())));
-        add_local_grammar(config.provider, &mut request.body, &names, fixed);
+        add_local_grammar(
+            config.provider,
+            &mut request.body,
+            &names,
+            fixed,
+            &config.decimals,
+        );
         let record = RequestRecord {
             run: config.run.clone(),
             slot: slot as u64,
@@ -460,7 +484,7 @@ impl Loop<'_> {
             parameters: request_parameters(&request),
             seed: parameters.seed.unwrap_or(0),
             prompt,
-            contains_real_rows: false,
+            contains_real_rows: config.real_rows_in_prompts,
         };
         (request, record)
     }
@@ -579,7 +603,7 @@ impl Loop<'_> {
                 });
                 continue;
             }
-            let key = row.join("\u{1f}");
+            let key = row_key(row.iter().map(String::as_str));
             if self.training_rows.contains(&key) {
                 self.outcome.training_copies += 1;
             } else if !self.accepted.insert(key) {

@@ -12,8 +12,8 @@ use ehrsynth_llm::Journal;
 use ehrsynth_table::{Progress, Role, Schema, Table};
 
 use crate::generator::{GenError, Generator, SampleOptions, build_table};
-use crate::llm::context::{ContextOptions, PromptContext};
-use crate::llm::engine::{EngineConfig, StopReason, Transport, run_with_progress};
+use crate::llm::context::{ContextOptions, PromptContext, column_decimals};
+use crate::llm::engine::{EngineConfig, StopReason, Transport, row_key, run_with_progress};
 use crate::llm::prompt::{Strategy, Template};
 
 /// How an LLM generator runs.
@@ -38,8 +38,12 @@ pub struct LlmConfig {
 
 struct Fitted {
     schema: Schema,
+    /// The schema in the order the model writes it ([`writing_order`]).
+    writing: Schema,
     train: Table,
     training_rows: HashSet<String>,
+    /// Each numeric column's precision in the training data.
+    decimals: Vec<(String, u32)>,
 }
 
 /// The LLM strategies as a generator.
@@ -61,8 +65,9 @@ impl LlmGenerator {
     }
 }
 
-fn row_key(table: &Table, schema: &Schema, i: usize) -> String {
-    schema
+/// Row `i` of `table` as the engine keys rows (columns in `schema` order).
+fn training_row_key(table: &Table, schema: &Schema, i: usize) -> String {
+    let cells: Vec<String> = schema
         .columns()
         .iter()
         .map(|c| {
@@ -70,8 +75,28 @@ fn row_key(table: &Table, schema: &Schema, i: usize) -> String {
                 .column(&c.name)
                 .map_or_else(String::new, |col| col.value(i).to_string())
         })
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
+        .collect();
+    row_key(cells.iter().map(String::as_str))
+}
+
+/// The schema the model writes: the columns in the schema's order with the target moved to the
+/// end. A model reads the first field of a CSV line as a row number: with a 0/1 outcome first,
+/// it writes "1" in every row (every patient dies).
+fn writing_order(schema: &Schema) -> Result<Schema, GenError> {
+    let (targets, others): (Vec<_>, Vec<_>) = schema
+        .columns()
+        .iter()
+        .cloned()
+        .partition(|c| c.role == Role::Target);
+    Schema::new(others.into_iter().chain(targets).collect()).map_err(GenError::from)
+}
+
+/// Seed of the examples of request slot `slot` (a SplitMix64 step of both).
+fn examples_seed(seed: u64, slot: usize) -> u64 {
+    let mut z = seed.wrapping_add((slot as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Generator for LlmGenerator {
@@ -89,13 +114,16 @@ impl Generator for LlmGenerator {
         if train.n_rows() == 0 {
             return Err(GenError::Invalid("the training table has no rows".into()));
         }
+        let writing = writing_order(schema)?;
         let training_rows = (0..train.n_rows())
-            .map(|i| row_key(train, schema, i))
+            .map(|i| training_row_key(train, &writing, i))
             .collect();
         self.fitted = Some(Fitted {
             schema: schema.clone(),
+            writing,
             train: train.clone(),
             training_rows,
+            decimals: column_decimals(train, schema),
         });
         Ok(())
     }
@@ -166,14 +194,22 @@ impl Generator for LlmGenerator {
             };
             let context = PromptContext::build(
                 &subset,
-                &fitted.schema,
+                &fitted.writing,
                 &self.config.context,
                 &self.config.engine.provider_name,
                 options.seed,
             )?;
             let template = self.config.template.clone();
             let batch = self.config.rows_per_request.max(1);
-            let prompt_for = |_slot: usize| {
+            let examples = self.config.context.real_examples;
+            // Each request shows its own draw of example rows (the same for the same seed).
+            let prompt_for = |slot: usize| {
+                let context = context.with_examples_drawn(
+                    &subset,
+                    &fitted.writing,
+                    examples,
+                    examples_seed(options.seed, slot),
+                );
                 let mut prompt = template.render(&context, batch, label.as_deref());
                 if let (Some(label), false) = (&label, template.mentions_group()) {
                     prompt.push_str(&format!(
@@ -184,7 +220,7 @@ impl Generator for LlmGenerator {
             };
             let fixed = group.as_ref().and_then(|(column, value)| {
                 fitted
-                    .schema
+                    .writing
                     .names()
                     .iter()
                     .position(|n| n == column)
@@ -195,13 +231,15 @@ impl Generator for LlmGenerator {
                 target_rows: wanted,
                 seed: options.seed,
                 fixed,
+                decimals: fitted.decimals.clone(),
+                real_rows_in_prompts: context.has_examples(),
                 ..self.config.engine.clone()
             };
             let journal = Journal::open(&self.config.journal)
                 .map_err(|e| GenError::Invalid(e.to_string()))?;
             let outcome = run_with_progress(
                 &engine,
-                &fitted.schema,
+                &fitted.writing,
                 &journal,
                 self.config.transport.as_ref(),
                 &prompt_for,
@@ -233,11 +271,26 @@ impl Generator for LlmGenerator {
             }
         }
         progress.finish(&format!("{} rows", rows.len()));
+        // Rows come in writing order; the table has the schema's.
+        let order: Vec<usize> = fitted
+            .schema
+            .names()
+            .iter()
+            .map(|n| {
+                fitted
+                    .writing
+                    .names()
+                    .iter()
+                    .position(|w| w == n)
+                    .unwrap_or(0)
+            })
+            .collect();
         let cells: Vec<Vec<Option<String>>> = rows
             .into_iter()
             .map(|r| {
-                r.into_iter()
-                    .map(|c| (!c.is_empty()).then_some(c))
+                order
+                    .iter()
+                    .map(|&i| Some(r[i].clone()).filter(|c| !c.is_empty()))
                     .collect()
             })
             .collect();

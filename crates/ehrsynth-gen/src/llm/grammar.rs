@@ -832,6 +832,19 @@ impl RowGrammar {
         format: RowFormat,
         decimals: u32,
     ) -> Result<Self, GenError> {
+        Self::build_with_precision(schema, columns, fixed, format, decimals, &[])
+    }
+
+    /// [`RowGrammar::build`] where the columns named in `precision` get their own number of
+    /// decimals (the training data's precision: 0 writes integers only), the others `decimals`.
+    pub fn build_with_precision(
+        schema: &Schema,
+        columns: &[String],
+        fixed: &[(String, String)],
+        format: RowFormat,
+        decimals: u32,
+        precision: &[(String, u32)],
+    ) -> Result<Self, GenError> {
         let invalid = |m: String| GenError::Invalid(format!("constrained decoding: {m}"));
         if columns.is_empty() {
             return Err(invalid("no columns to generate".into()));
@@ -856,8 +869,16 @@ impl RowGrammar {
             let fixed_value = fixed.iter().find(|(n, _)| n == name).map(|(_, v)| v);
             let mut rule = match fixed_value {
                 Some(value) => fixed_rule(spec, value, json).map_err(invalid)?,
-                None => field_rule(spec, columns, decimals, json)
-                    .ok_or_else(|| invalid(format!("column '{name}': no value fits its range")))?,
+                None => {
+                    let own = precision.iter().find(|(n, _)| n == name).map(|(_, d)| *d);
+                    field_rule(
+                        spec,
+                        columns,
+                        own.unwrap_or(decimals).min(MAX_DECIMALS),
+                        json,
+                    )
+                    .ok_or_else(|| invalid(format!("column '{name}': no value fits its range")))?
+                }
             };
             // A one-column CSV row that is empty would be a blank line, which parsers skip.
             if rule.missing == Missing::Empty && columns.len() == 1 {

@@ -128,9 +128,10 @@ pub struct LlmArgs {
     /// Allow real training rows in prompts, for this provider only (data use agreements!).
     #[arg(long, value_name = "PROVIDER", help_heading = "LLM")]
     allow_real_examples: Option<String>,
-    /// Real rows per prompt when allowed (the paper used < 100).
-    #[arg(long, default_value_t = 0, help_heading = "LLM")]
-    real_examples: usize,
+    /// Real rows per prompt when allowed (the paper used < 100). Default: 20 for --provider
+    /// local (the rows never leave the process), 0 for the others.
+    #[arg(long, help_heading = "LLM")]
+    real_examples: Option<usize>,
     /// A prompt template file replacing the strategy's (placeholders: {rows} {columns} {schema}
     /// {statistics} {examples} {group} {format}).
     #[arg(long, help_heading = "LLM")]
@@ -318,7 +319,7 @@ fn llm_generator(
     train: &ehrsynth_table::Table,
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
-    use ehrsynth_gen::llm::context::ContextOptions;
+    use ehrsynth_gen::llm::context::{ContextOptions, default_examples};
     use ehrsynth_gen::llm::engine::{HttpTransport, Transport};
     use ehrsynth_gen::llm::generator::LlmGenerator;
     use ehrsynth_gen::llm::limits::Limits;
@@ -347,7 +348,7 @@ fn llm_generator(
         None => Template::builtin(strategy),
     };
     let context = ContextOptions {
-        real_examples: o.real_examples,
+        real_examples: default_examples(&o.provider, o.real_examples),
         allow_real_examples_for: o.allow_real_examples.clone(),
         ..ContextOptions::default()
     };
