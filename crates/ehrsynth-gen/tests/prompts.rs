@@ -176,3 +176,29 @@ fn custom_templates_need_rows_and_columns() {
     );
     assert!(Strategy::parse("GROUP").is_ok() && Strategy::parse("fancy").is_err());
 }
+
+#[test]
+fn the_in_process_model_sees_real_rows_by_default_and_http_providers_never_without_opt_in() {
+    use ehrsynth_gen::llm::context::{DEFAULT_LOCAL_EXAMPLES, default_examples};
+    assert_eq!(default_examples("local", None), DEFAULT_LOCAL_EXAMPLES);
+    assert_eq!(default_examples("local", Some(0)), 0);
+    assert_eq!(default_examples("openai-compatible", None), 0);
+    assert_eq!(default_examples("openai", Some(5)), 5);
+    let data = table();
+    let options = ContextOptions {
+        real_examples: default_examples("local", None),
+        ..ContextOptions::default()
+    };
+    // The local model: examples without any opt-in, drawn afresh per seed.
+    let local = PromptContext::build(&data, &schema(), &options, "local", 1).unwrap();
+    assert!(local.has_examples());
+    let prompt = Template::builtin(Strategy::Group).render(&local, 10, Some("is_female = 1"));
+    assert_eq!(prompt.matches("SECRET-").count(), DEFAULT_LOCAL_EXAMPLES);
+    let redrawn = local.with_examples_drawn(&data, &schema(), DEFAULT_LOCAL_EXAMPLES, 2);
+    assert_ne!(redrawn.examples_csv, local.examples_csv);
+    // The same request to a server (even one on this machine) is refused without the opt-in.
+    for provider in ["openai-compatible", "openai", "anthropic", "gemini"] {
+        let err = PromptContext::build(&data, &schema(), &options, provider, 1).unwrap_err();
+        assert!(err.to_string().contains("--allow-real-examples"), "{err}");
+    }
+}

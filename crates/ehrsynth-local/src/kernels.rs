@@ -722,6 +722,161 @@ fn attend_fixed<const D: usize>(
     }
 }
 
+/// One query row of a forward step: all its query heads, the two runs of positions it reads
+/// (its prefix, then its sequence's own; keys and values `stride` floats per position) and how
+/// many positions it sees.
+#[derive(Clone, Copy)]
+pub struct QueryRow<'a> {
+    /// Query heads, `d` floats each.
+    pub q: &'a [f32],
+    /// Keys of each run.
+    pub keys: [&'a [f32]; 2],
+    /// Values of each run.
+    pub values: [&'a [f32]; 2],
+    /// Positions in each run.
+    pub lens: [usize; 2],
+    /// Positions the row attends to (from the first).
+    pub seen: usize,
+}
+
+/// Positions read per block: a block of keys (or values) of one head stays in the L1 cache
+/// while every row of the task reads it, so a prompt shared by many rows is read from memory
+/// once per task, not once per row.
+const POSITIONS_PER_BLOCK: usize = 64;
+
+/// Attention of many rows (`out` gets each row's heads, `heads * d` floats per row) over
+/// `kv_heads` key/value heads of `d` floats at `stride` floats per position. Each row's result
+/// is bit for bit what it would be alone ([`attend_group`]): the blocking only changes which
+/// row reads a block when, not the order of any row's sums.
+pub fn attend_rows(rows: &[QueryRow<'_>], d: usize, kv_heads: usize, stride: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if d == 64 && has_avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { attend_rows_avx2_64(rows, kv_heads, stride, out) };
+    }
+    match d {
+        64 => attend_rows_fixed::<64>(rows, kv_heads, stride, out, key_scores::<64>),
+        128 => attend_rows_fixed::<128>(rows, kv_heads, stride, out, key_scores::<128>),
+        _ => {
+            let heads_width = out.len() / rows.len().max(1);
+            let group = heads_width / d / kv_heads;
+            let mut scores = Vec::new();
+            for (row, o) in rows.iter().zip(out.chunks_mut(heads_width)) {
+                for g in 0..kv_heads {
+                    let runs = HeadRuns {
+                        keys: row.keys,
+                        values: row.values,
+                        lens: row.lens,
+                        stride,
+                        offset: g * d,
+                    };
+                    let span = g * group * d..(g + 1) * group * d;
+                    attend_any(&row.q[span.clone()], d, runs, row.seen, &mut o[span], &mut scores);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn attend_rows_avx2_64(rows: &[QueryRow<'_>], kv_heads: usize, stride: usize, out: &mut [f32]) {
+    attend_rows_fixed::<64>(rows, kv_heads, stride, out, avx2::key_scores_64)
+}
+
+/// The parts of positions `[start, end)` in a row's two runs: (run, first position in the run,
+/// count, first position overall).
+#[inline(always)]
+fn run_parts(lens: [usize; 2], start: usize, end: usize) -> [(usize, usize, usize, usize); 2] {
+    let first_end = end.min(lens[0]);
+    let in_first = first_end.saturating_sub(start);
+    let second_start = start.max(lens[0]);
+    let in_second = end.saturating_sub(second_start);
+    [
+        (0, start.min(lens[0]), in_first, start),
+        (1, second_start - lens[0], in_second, second_start),
+    ]
+}
+
+#[inline(always)]
+fn attend_rows_fixed<const D: usize>(
+    rows: &[QueryRow<'_>],
+    kv_heads: usize,
+    stride: usize,
+    out: &mut [f32],
+    score_keys: KeyScorer<D>,
+) {
+    let width = out.len() / rows.len().max(1);
+    let group = width / D / kv_heads;
+    let scale = 1.0 / (D as f32).sqrt();
+    let longest = rows.iter().map(|r| r.seen).max().unwrap_or(0);
+    out.fill(0.0);
+    let mut scores: Vec<Vec<f32>> = rows.iter().map(|r| vec![0.0; group * r.seen]).collect();
+    let mut totals = vec![0.0f32; rows.len() * group];
+    for g in 0..kv_heads {
+        let offset = g * D;
+        for start in (0..longest).step_by(POSITIONS_PER_BLOCK) {
+            for (row, row_scores) in rows.iter().zip(scores.iter_mut()) {
+                let end = (start + POSITIONS_PER_BLOCK).min(row.seen);
+                if end <= start {
+                    continue;
+                }
+                for (run, first, count, at_overall) in run_parts(row.lens, start, end) {
+                    if count == 0 {
+                        continue;
+                    }
+                    let keys = &row.keys[run][first * stride..];
+                    for h in 0..group {
+                        let head = (g * group + h) * D;
+                        let qh: &[f32; D] = row.q[head..head + D].try_into().expect("D floats");
+                        let target = &mut row_scores[h * row.seen + at_overall..];
+                        score_keys(qh, keys, count, stride, offset, scale, target);
+                    }
+                }
+            }
+        }
+        for (r, (row, row_scores)) in rows.iter().zip(scores.iter_mut()).enumerate() {
+            for h in 0..group {
+                totals[r * group + h] =
+                    softmax_weights(&mut row_scores[h * row.seen..(h + 1) * row.seen]);
+            }
+        }
+        for start in (0..longest).step_by(POSITIONS_PER_BLOCK) {
+            for (r, (row, row_scores)) in rows.iter().zip(&scores).enumerate() {
+                let end = (start + POSITIONS_PER_BLOCK).min(row.seen);
+                if end <= start {
+                    continue;
+                }
+                for h in 0..group {
+                    let head = (g * group + h) * D;
+                    let slot = &mut out[r * width + head..r * width + head + D];
+                    let mut acc: [f32; D] = slot.try_into().expect("D floats");
+                    let weights = &row_scores[h * row.seen..(h + 1) * row.seen];
+                    for (run, first, count, at_overall) in run_parts(row.lens, start, end) {
+                        for i in 0..count {
+                            let v = at::<D>(row.values[run], first + i, stride, offset);
+                            let w = weights[at_overall + i];
+                            for l in 0..D {
+                                acc[l] = w.mul_add(v[l], acc[l]);
+                            }
+                        }
+                    }
+                    slot.copy_from_slice(&acc);
+                }
+            }
+        }
+        for r in 0..rows.len() {
+            for h in 0..group {
+                let head = (g * group + h) * D;
+                let inverse = 1.0 / totals[r * group + h];
+                out[r * width + head..r * width + head + D]
+                    .iter_mut()
+                    .for_each(|o| *o *= inverse);
+            }
+        }
+    }
+}
+
 /// Attention for any head size (the same arithmetic, without the fixed-size speed-ups).
 fn attend_any(
     q: &[f32],

@@ -158,11 +158,11 @@ pub struct BatchOutcome {
 const MAX_FORCED_RUN: usize = 64;
 
 /// How many sequences decode together by default: enough to reuse each weight block across a
-/// batch (the gain levels off near 16 on two cores), fewer for large models whose per-step
-/// activations and caches grow with the batch.
+/// batch (SmolLM2-135M on two cores: 214 tokens/s at 16, 273 at 32), fewer for large models
+/// whose per-step activations and caches grow with the batch.
 pub fn default_batch_size(parameters: usize) -> usize {
     match parameters {
-        p if p < 1_000_000_000 => 16,
+        p if p < 1_000_000_000 => 32,
         p if p < 4_000_000_000 => 8,
         _ => 4,
     }

@@ -19,7 +19,7 @@ use candle_core::quantized::gguf_file::Content;
 use rayon::prelude::*;
 
 use crate::LocalError;
-use crate::kernels::{HeadRuns, MatrixQ8, attend_group, quantize_rows};
+use crate::kernels::{MatrixQ8, QueryRow, attend_rows, quantize_rows};
 
 /// The hyper-parameters read from the GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -453,12 +453,33 @@ impl Transformer {
             caches[i].values[l].extend_from_slice(&row[h + kv..]);
         }
         // Attention: row r sees its sequence's positions up to its own.
-        let mut attended = vec![0.0f32; n * h];
         let caches_view: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
-        attended.par_chunks_mut(h).enumerate().for_each(|(r, out)| {
-            let q = &qkv[r * qkv_width..r * qkv_width + h];
-            self.attend(q, caches_view[owner[r]], l, position[r] + 1, out);
-        });
+        let rows: Vec<QueryRow<'_>> = (0..n)
+            .map(|r| {
+                let cache = caches_view[owner[r]];
+                let prefix = &cache.prefix;
+                QueryRow {
+                    q: &qkv[r * qkv_width..r * qkv_width + h],
+                    keys: [
+                        prefix.keys.get(l).map_or(&[][..], Vec::as_slice),
+                        &cache.keys[l],
+                    ],
+                    values: [
+                        prefix.values.get(l).map_or(&[][..], Vec::as_slice),
+                        &cache.values[l],
+                    ],
+                    lens: [prefix.len, cache.keys[l].len() / kv],
+                    seen: position[r] + 1,
+                }
+            })
+            .collect();
+        // Rows in a few tasks per thread: each task reads the shared keys and values once.
+        let per_task = n.div_ceil(4 * rayon::current_num_threads().max(1)).max(1);
+        let mut attended = vec![0.0f32; n * h];
+        attended
+            .par_chunks_mut(per_task * h)
+            .zip(rows.par_chunks(per_task))
+            .for_each(|(out, rows)| attend_rows(rows, s.head_dim(), s.kv_heads, kv, out));
         let aq = quantize_rows(&attended, n);
         let mut projected = vec![0.0f32; n * h];
         layer.output.matmul(&aq, n, &mut projected);
@@ -499,39 +520,6 @@ impl Transformer {
                 pair[0] = a * cos[i] - b * sin[i];
                 pair[1] = a * sin[i] + b * cos[i];
             }
-        }
-    }
-
-    /// Attention of one query row over the first `seen` positions of `cache`, into `out`.
-    fn attend(&self, q: &[f32], cache: &KvCache, l: usize, seen: usize, out: &mut [f32]) {
-        let s = &self.shape;
-        let d = s.head_dim();
-        let group = s.heads / s.kv_heads;
-        let prefix = &cache.prefix;
-        let mut scores = Vec::new();
-        for g in 0..s.kv_heads {
-            let runs = HeadRuns {
-                keys: [
-                    &prefix.keys.get(l).map_or(&[][..], Vec::as_slice),
-                    &cache.keys[l],
-                ],
-                values: [
-                    &prefix.values.get(l).map_or(&[][..], Vec::as_slice),
-                    &cache.values[l],
-                ],
-                lens: [prefix.len, cache.keys[l].len() / s.kv_width()],
-                stride: s.kv_width(),
-                offset: g * d,
-            };
-            let heads = g * group * d..(g + 1) * group * d;
-            attend_group(
-                &q[heads.clone()],
-                d,
-                runs,
-                seen,
-                &mut out[heads],
-                &mut scores,
-            );
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct GrammarRequest {
     pub rows: usize,
 }
 
+/// Rows a `local` request asks for unless told otherwise: 32 sequences of 4 rows, one batch.
+pub const DEFAULT_LOCAL_ROWS_PER_REQUEST: usize = 128;
+
 /// Rows one sequence writes by default: short sequences keep rows independent (a long one
 /// drifts towards copying its own earlier rows) while the prompt is still read only once.
 pub const DEFAULT_ROWS_PER_SEQUENCE: usize = 4;
@@ -238,8 +241,9 @@ impl LocalTransport {
                 sampler: Sampler::new(temperature, top_p, sequence_seed(seed, i)),
             });
         }
-        // The token limit is per answer: shared out over its sequences.
-        let per_sequence = max_tokens.div_ceil(plan.len().max(1)).max(1);
+        // The token limit bounds each sequence (each writes a few rows): a request of many
+        // sequences is one prompt, not one long answer.
+        let per_sequence = max_tokens.max(1);
         // The model is deterministic for a seed: a failed decode would fail again, so it is
         // answered as a rejected request (422), which the engine does not retry.
         let outcome = match model.generate_batch(&ids, sequences, per_sequence) {

@@ -104,9 +104,10 @@ pub struct LlmArgs {
     /// Environment variable holding the API key (default per provider, e.g. OPENAI_API_KEY).
     #[arg(long, help_heading = "LLM")]
     api_key_env: Option<String>,
-    /// Rows asked for per request.
-    #[arg(long, default_value_t = 20, help_heading = "LLM")]
-    rows_per_request: usize,
+    /// Rows asked for per request (default: 128 for --provider local, which writes them as
+    /// many short sequences decoded together on one prompt; 20 for the others).
+    #[arg(long, help_heading = "LLM")]
+    rows_per_request: Option<usize>,
     /// Most requests per run (default: 3 × rows / rows-per-request + 5).
     #[arg(long, help_heading = "LLM")]
     max_requests: Option<usize>,
@@ -329,6 +330,13 @@ fn llm_generator(
     use std::sync::Arc;
 
     let o = &args.llm;
+    let rows_per_request = o.rows_per_request.unwrap_or(
+        if ehrsynth_gen::llm::context::is_in_process(&o.provider) {
+            ehrsynth_local::transport::DEFAULT_LOCAL_ROWS_PER_REQUEST
+        } else {
+            20
+        },
+    );
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
         anyhow::anyhow!(
@@ -362,7 +370,7 @@ fn llm_generator(
     });
     let max_requests = o
         .max_requests
-        .unwrap_or(3 * args.rows.div_ceil(o.rows_per_request.max(1)) + 5);
+        .unwrap_or(3 * args.rows.div_ceil(rows_per_request.max(1)) + 5);
     let price = run_price(o, provider)?;
     let prompt_chars = {
         let sample = ehrsynth_gen::llm::context::PromptContext::build(
@@ -373,11 +381,11 @@ fn llm_generator(
             args.seed,
         )?;
         let group = (strategy == Strategy::Group).then_some("group = value");
-        template.render(&sample, o.rows_per_request, group).len()
+        template.render(&sample, rows_per_request, group).len()
     };
     let guess = ehrsynth_gen::llm::engine::estimate(
         args.rows,
-        o.rows_per_request,
+        rows_per_request,
         prompt_chars,
         schema.columns().len(),
         0.8,
@@ -414,7 +422,7 @@ fn llm_generator(
             o.model_path.as_deref(),
             o.threads,
             schema,
-            o.rows_per_request,
+            rows_per_request,
         )?),
         _ => None,
     };
@@ -427,7 +435,7 @@ fn llm_generator(
         model,
         base_url: o.base_url.clone(),
         api_key_env: o.api_key_env.clone(),
-        rows_per_request: o.rows_per_request,
+        rows_per_request,
         max_requests,
         max_output_tokens: o.max_output_tokens,
         temperature: o.temperature,
