@@ -57,9 +57,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let context = "Patients in the intensive care unit have their heart rate, blood pressure and \
                    temperature measured every hour. "
         .repeat(repeat);
+    // Or the user message from a file (EHRSYNTH_PROMPT_FILE), e.g. a strategy's prompt.
+    let content = match std::env::var("EHRSYNTH_PROMPT_FILE") {
+        Ok(file) => std::fs::read_to_string(file)?,
+        Err(_) => format!("{context}Write a short story about a nurse in an intensive care unit."),
+    };
     let prompt = model.chat_prompt(&[Message {
         role: "user".into(),
-        content: format!("{context}Write a short story about a nurse in an intensive care unit."),
+        content,
     }]);
     let ids = model.encode(&prompt)?;
     for width in [1, batch] {
@@ -82,13 +87,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|s| s.as_ref().map_or(0, |g| g.completion_tokens))
                 .sum();
             let speed = decoded as f64 / outcome.decode_seconds;
-            if run == 0 && width == 1 {
-                if let Some(Ok(g)) = outcome.sequences.first() {
-                    println!(
-                        "greedy text: {:?}",
-                        g.text.chars().take(160).collect::<String>()
-                    );
-                }
+            if run == 0
+                && let Some(Ok(g)) = outcome.sequences.get(width.min(2) - 1)
+            {
+                let shown = if width == 1 { 160 } else { 600 };
+                let text: String = g.text.chars().take(shown).collect();
+                println!("batch {width} text: {text:?}");
             }
             println!(
                 "batch {width} run {run}: {} prompt tokens read in {:.0} ms, {decoded} tokens in {:.0} ms \

@@ -29,6 +29,10 @@ impl TokenConstraint for ConstrainedDecoder {
     fn text(&self) -> String {
         ConstrainedDecoder::text(self).to_string()
     }
+
+    fn header(&self) -> Option<String> {
+        Some(ConstrainedDecoder::header(self).to_string())
+    }
 }
 
 type GrammarKey = (Vec<String>, Vec<(String, String)>, Vec<(String, u32)>);

@@ -94,7 +94,7 @@ const ACTIVATIONS_PER_TILE: usize = 16;
 impl MatrixQ8 {
     /// Quantises a row-major f32 matrix.
     pub fn from_f32(values: &[f32], rows: usize, cols: usize) -> Result<Self, String> {
-        if cols % BLOCK != 0 || values.len() != rows * cols {
+        if !cols.is_multiple_of(BLOCK) || values.len() != rows * cols {
             return Err(format!(
                 "a {rows} x {cols} matrix needs a width that is a multiple of {BLOCK} \
                  and {} values (has {})",
@@ -442,7 +442,7 @@ mod vnni {
     #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
     fn unbias(x: __m256i) -> __m256i {
         let sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), x);
-        _mm256_mullo_epi32(sums, _mm256_set1_epi32(-128))
+        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7))
     }
 
     /// Exact lane sums of `w · x` for one block pair.
@@ -517,7 +517,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     const C: [f32; 7] = [
         1.0,
-        0.693_147_2,
+        std::f32::consts::LN_2,
         0.240_226_5,
         0.055_504_11,
         0.009_618_129,
@@ -548,57 +548,6 @@ pub struct HeadRuns<'a> {
     pub stride: usize,
     /// The head's first float within a position.
     pub offset: usize,
-}
-
-/// Attention of the query heads of one key/value group over `seen` positions: `q` holds the
-/// group's heads (`d` each), `out` gets their outputs; `scores` is scratch space.
-pub fn attend_group(
-    q: &[f32],
-    d: usize,
-    runs: HeadRuns<'_>,
-    seen: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        return unsafe { attend_group_avx2(q, d, runs, seen, out, scores) };
-    }
-    attend_group_impl(q, d, runs, seen, out, scores)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn attend_group_avx2(
-    q: &[f32],
-    d: usize,
-    runs: HeadRuns<'_>,
-    seen: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-) {
-    if d == 64 {
-        attend_fixed::<64>(q, runs, seen, out, scores, avx2::key_scores_64);
-    } else {
-        attend_group_impl(q, d, runs, seen, out, scores)
-    }
-}
-
-#[inline(always)]
-fn attend_group_impl(
-    q: &[f32],
-    d: usize,
-    runs: HeadRuns<'_>,
-    seen: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-) {
-    match d {
-        64 => attend_fixed::<64>(q, runs, seen, out, scores, key_scores::<64>),
-        128 => attend_fixed::<128>(q, runs, seen, out, scores, key_scores::<128>),
-        _ => attend_any(q, d, runs, seen, out, scores),
-    }
 }
 
 /// The positions of one head's keys or values, in order, as `D`-float slices.
@@ -676,52 +625,6 @@ fn key_scores<const D: usize>(
     }
 }
 
-/// Attention for heads of size `D`: scores by `score_keys`, the output held in a local array
-/// while the values stream past.
-#[inline(always)]
-fn attend_fixed<const D: usize>(
-    q: &[f32],
-    runs: HeadRuns<'_>,
-    seen: usize,
-    out: &mut [f32],
-    scores: &mut Vec<f32>,
-    score_keys: KeyScorer<D>,
-) {
-    let heads = q.len() / D;
-    let scale = 1.0 / (D as f32).sqrt();
-    let (stride, offset) = (runs.stride, runs.offset);
-    scores.clear();
-    scores.resize(heads * seen, 0.0);
-    let counts = [runs.lens[0].min(seen), seen - runs.lens[0].min(seen)];
-    for h in 0..heads {
-        let qh: &[f32; D] = q[h * D..(h + 1) * D].try_into().expect("a head is D wide");
-        let row = &mut scores[h * seen..(h + 1) * seen];
-        let (first, second) = row.split_at_mut(counts[0]);
-        score_keys(qh, runs.keys[0], counts[0], stride, offset, scale, first);
-        score_keys(qh, runs.keys[1], counts[1], stride, offset, scale, second);
-    }
-    for h in 0..heads {
-        let total = softmax_weights(&mut scores[h * seen..(h + 1) * seen]);
-        let weights = &scores[h * seen..(h + 1) * seen];
-        let mut acc = [0.0f32; D];
-        let mut p = 0;
-        for r in 0..2 {
-            for i in 0..counts[r] {
-                let v = at::<D>(runs.values[r], i, stride, offset);
-                let w = weights[p];
-                for l in 0..D {
-                    acc[l] = w.mul_add(v[l], acc[l]);
-                }
-                p += 1;
-            }
-        }
-        let inverse = 1.0 / total;
-        for (o, a) in out[h * D..(h + 1) * D].iter_mut().zip(acc) {
-            *o = a * inverse;
-        }
-    }
-}
-
 /// One query row of a forward step: all its query heads, the two runs of positions it reads
 /// (its prefix, then its sequence's own; keys and values `stride` floats per position) and how
 /// many positions it sees.
@@ -746,9 +649,15 @@ const POSITIONS_PER_BLOCK: usize = 64;
 
 /// Attention of many rows (`out` gets each row's heads, `heads * d` floats per row) over
 /// `kv_heads` key/value heads of `d` floats at `stride` floats per position. Each row's result
-/// is bit for bit what it would be alone ([`attend_group`]): the blocking only changes which
+/// is bit for bit what it would be alone: the blocking only changes which
 /// row reads a block when, not the order of any row's sums.
-pub fn attend_rows(rows: &[QueryRow<'_>], d: usize, kv_heads: usize, stride: usize, out: &mut [f32]) {
+pub fn attend_rows(
+    rows: &[QueryRow<'_>],
+    d: usize,
+    kv_heads: usize,
+    stride: usize,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if d == 64 && has_avx2() {
         // SAFETY: the CPU supports AVX2 and FMA (checked above).
@@ -771,7 +680,14 @@ pub fn attend_rows(rows: &[QueryRow<'_>], d: usize, kv_heads: usize, stride: usi
                         offset: g * d,
                     };
                     let span = g * group * d..(g + 1) * group * d;
-                    attend_any(&row.q[span.clone()], d, runs, row.seen, &mut o[span], &mut scores);
+                    attend_any(
+                        &row.q[span.clone()],
+                        d,
+                        runs,
+                        row.seen,
+                        &mut o[span],
+                        &mut scores,
+                    );
                 }
             }
         }

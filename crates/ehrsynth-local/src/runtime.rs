@@ -31,6 +31,10 @@ pub trait TokenConstraint: Send {
     fn is_finished(&self) -> bool;
     /// The text so far.
     fn text(&self) -> String;
+    /// The fixed text every answer starts with, if the constraint has one (a CSV header).
+    fn header(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: TokenConstraint + ?Sized> TokenConstraint for &mut T {
@@ -45,6 +49,9 @@ impl<T: TokenConstraint + ?Sized> TokenConstraint for &mut T {
     }
     fn text(&self) -> String {
         (**self).text()
+    }
+    fn header(&self) -> Option<String> {
+        (**self).header()
     }
 }
 

@@ -10,7 +10,7 @@
 //! or the thread count. The answer is the header once and then every sequence's rows, in order;
 //! a sequence that fails is left out and said in the answer's `ehrsynth_rejected` field.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ehrsynth_gen::llm::engine::{RawResponse, Transport, TransportError};
 use ehrsynth_llm::provider::{HttpRequest, LOCAL_GRAMMAR_FIELD};
@@ -35,16 +35,13 @@ pub struct GrammarRequest {
     pub rows: usize,
 }
 
-/// Rows a `local` request asks for unless told otherwise: 32 sequences of 4 rows, one batch.
-pub const DEFAULT_LOCAL_ROWS_PER_REQUEST: usize = 128;
-
 /// Rows one sequence writes by default: short sequences keep rows independent (a long one
 /// drifts towards copying its own earlier rows) while the prompt is still read only once.
 pub const DEFAULT_ROWS_PER_SEQUENCE: usize = 4;
 
 /// The model as a transport for the `local` provider.
 pub struct LocalTransport {
-    model: Mutex<LocalModel>,
+    model: Arc<Mutex<LocalModel>>,
     schema: Schema,
     rows_per_request: usize,
     rows_per_sequence: usize,
@@ -98,8 +95,24 @@ impl LocalTransport {
         rows_per_request: usize,
         constrained: bool,
     ) -> Self {
+        Self::shared(
+            Arc::new(Mutex::new(model)),
+            schema,
+            rows_per_request,
+            constrained,
+        )
+    }
+
+    /// [`LocalTransport::new`] on a model loaded once and shared (a study's cells, one after
+    /// the other, use the same weights).
+    pub fn shared(
+        model: Arc<Mutex<LocalModel>>,
+        schema: Schema,
+        rows_per_request: usize,
+        constrained: bool,
+    ) -> Self {
         Self {
-            model: Mutex::new(model),
+            model,
             schema,
             rows_per_request: rows_per_request.max(1),
             rows_per_sequence: DEFAULT_ROWS_PER_SEQUENCE,
@@ -189,6 +202,18 @@ impl LocalTransport {
         Ok(Box::new(decoder))
     }
 
+    /// The header's tokens, as the prompt tokenizer writes it (none when unconstrained or when
+    /// the grammar has no header).
+    fn header_tokens(&self, model: &LocalModel, constraint: &dyn TokenConstraint) -> Vec<u32> {
+        if !self.constrained {
+            return Vec::new();
+        }
+        match constraint.header() {
+            Some(header) if !header.is_empty() => model.encode(&header).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     fn serve(&self, body: &Value) -> RawResponse {
         let Some(items) = body["messages"].as_array() else {
             return bad_request("the request has no messages");
@@ -227,20 +252,33 @@ impl LocalTransport {
             vec![grammar.rows]
         };
         let mut sequences = Vec::with_capacity(plan.len());
+        let mut header_ids: Option<Vec<u32>> = None;
         for (i, rows) in plan.iter().enumerate() {
             let request = GrammarRequest {
                 rows: *rows,
                 ..grammar.clone()
             };
-            let constraint = match self.constraint(&model, &request) {
+            let mut constraint = match self.constraint(&model, &request) {
                 Ok(c) => c,
                 Err(e) => return bad_request(&format!("the schema grammar: {e}")),
             };
+            // Every sequence starts with the same header: it joins the shared prompt (read
+            // once) instead of being decoded by every sequence.
+            if header_ids.is_none() {
+                header_ids = Some(self.header_tokens(&model, constraint.as_ref()));
+            }
+            for &t in header_ids.as_deref().unwrap_or_default() {
+                if let Err(e) = constraint.accept(t) {
+                    return answer_error(500, &format!("the header does not fit the grammar: {e}"));
+                }
+            }
             sequences.push(Sequence {
                 constraint,
                 sampler: Sampler::new(temperature, top_p, sequence_seed(seed, i)),
             });
         }
+        let mut ids = ids;
+        ids.extend(header_ids.unwrap_or_default());
         // The token limit bounds each sequence (each writes a few rows): a request of many
         // sequences is one prompt, not one long answer.
         let per_sequence = max_tokens.max(1);

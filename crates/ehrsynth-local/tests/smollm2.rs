@@ -154,3 +154,23 @@ fn a_sequence_decodes_the_same_tokens_alone_or_in_a_batch() {
     let mut one_thread = LocalModel::load(&path, 1).unwrap();
     assert_eq!(sampled_texts(&mut one_thread, 2, seeds), alone);
 }
+
+#[test]
+fn a_truncated_model_or_a_file_that_is_no_gguf_is_a_clear_error() {
+    let Some(path) = model_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for (name, cut) in [("header", 4096), ("half", bytes.len() / 2)] {
+        let truncated = dir.path().join(format!("{name}.gguf"));
+        std::fs::write(&truncated, &bytes[..cut]).unwrap();
+        let err = LocalModel::load(&truncated, 1).unwrap_err().to_string();
+        assert!(
+            err.contains(&truncated.display().to_string()),
+            "{name}: {err}"
+        );
+    }
+    let not_gguf = dir.path().join("notes.gguf");
+    std::fs::write(&not_gguf, "age,death\n61,0\n").unwrap();
+    let err = LocalModel::load(&not_gguf, 1).unwrap_err().to_string();
+    assert!(err.contains("not a readable GGUF"), "{err}");
+}

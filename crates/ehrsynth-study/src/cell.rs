@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ehrsynth_eval::{AuditConfig, audit};
+use ehrsynth_gen::llm::context::default_rows_per_request;
 use ehrsynth_gen::llm::engine::Price;
 use ehrsynth_gen::llm::generator::LlmGenerator;
 use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
@@ -93,16 +94,18 @@ pub fn cell_llm_settings(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    let provider = plan.spec.provider.clone().unwrap_or_default();
+    let rows_per_request = default_rows_per_request(&provider, entry.rows_per_request);
     LlmSettings {
         strategy: plan.spec.strategy.clone().unwrap_or_default(),
         provider: plan.spec.provider.clone().unwrap_or_default(),
         model: plan.spec.model.clone().unwrap_or_default(),
         base_url: entry.base_url.clone(),
         api_key_env: entry.api_key_env.clone(),
-        rows_per_request: entry.rows_per_request,
+        rows_per_request,
         max_requests: entry
             .max_requests
-            .unwrap_or_else(|| default_max_requests(plan.spec.rows, entry.rows_per_request)),
+            .unwrap_or_else(|| default_max_requests(plan.spec.rows, rows_per_request)),
         max_output_tokens: entry.max_output_tokens,
         temperature: entry.temperature,
         reasoning_effort: entry.reasoning_effort.clone(),

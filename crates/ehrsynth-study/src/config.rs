@@ -312,9 +312,8 @@ pub struct GeneratorConfig {
     /// LLM: model names (each crossed with each provider).
     #[serde(default)]
     pub models: Vec<String>,
-    /// LLM: rows asked for per request.
-    #[serde(default = "default_rows_per_request")]
-    pub rows_per_request: usize,
+    /// LLM: rows asked for per request (default 128 for `local`, 20 for the others).
+    pub rows_per_request: Option<usize>,
     /// LLM: most requests per cell (default 3 × rows / rows_per_request + 5).
     pub max_requests: Option<usize>,
     /// LLM: output token limit per request.
@@ -346,10 +345,6 @@ pub struct GeneratorConfig {
     pub allow_real_examples_for: Option<String>,
     /// LLM: reasoning effort for reasoning models (OpenAI o1: low, medium, high).
     pub reasoning_effort: Option<String>,
-}
-
-fn default_rows_per_request() -> usize {
-    20
 }
 
 fn default_max_output_tokens() -> u32 {
@@ -540,7 +535,7 @@ impl StudyConfig {
                 .map_err(|e| format!("{e} (naive, schema, conditional, group)"))?;
                 check_list(&at("providers"), &g.providers, |p| !p.is_empty())?;
                 check_list(&at("models"), &g.models, |m| !m.is_empty())?;
-                if g.rows_per_request == 0 {
+                if g.rows_per_request == Some(0) {
                     return Err(format!("{} must be at least 1", at("rows_per_request")));
                 }
                 if !g.epsilon.is_empty() {

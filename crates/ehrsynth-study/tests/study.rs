@@ -119,7 +119,7 @@ seeds = [1]
         let same = after.iter().find(|c| &&c.spec.id == id).unwrap();
         assert_eq!(&&same.config_hash, hash, "{id} keeps its hash");
     }
-    edited.generators[2].rows_per_request = 5;
+    edited.generators[2].rows_per_request = Some(5);
     let changed = expand(&edited, Some(80));
     let llm = changed
         .iter()

@@ -2,8 +2,9 @@
 //! from, so every provider (HTTP and TLS servers, the in-process local model) is available to
 //! both.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
 use ehrsynth_gen::llm::engine::{HttpTransport, Transport};
@@ -43,12 +44,30 @@ pub fn local_transport(
         None => ehrsynth_local::ensure_default_model(&bars)
             .context("getting the default local model (or give a GGUF file)")?,
     };
-    eprintln!("local model: {}", path.display());
-    let model = LocalModel::load(&path, threads)?;
-    Ok(LocalTransport::new(
+    let model = loaded_model(&path, threads)?;
+    Ok(LocalTransport::shared(
         model,
         schema.clone(),
         rows_per_request,
         true,
     ))
+}
+
+/// The model at `path`, loaded once per process and thread count (every cell of a study
+/// shares it instead of reading and re-quantising the file again).
+fn loaded_model(path: &Path, threads: usize) -> anyhow::Result<Arc<Mutex<LocalModel>>> {
+    type Loaded = HashMap<(PathBuf, usize), Arc<Mutex<LocalModel>>>;
+    static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let key = (path.to_path_buf(), threads);
+    if let Some(model) = loaded.get(&key) {
+        return Ok(model.clone());
+    }
+    eprintln!("local model: {}", path.display());
+    let model = Arc::new(Mutex::new(LocalModel::load(path, threads)?));
+    loaded.insert(key, model.clone());
+    Ok(model)
 }

@@ -31,6 +31,22 @@ pub const DEFAULT_SUPPRESS_BELOW: usize = 10;
 /// (docs/local-model.md): more rows lengthen every prompt for little gain in fidelity.
 pub const DEFAULT_LOCAL_EXAMPLES: usize = 20;
 
+/// Rows a request to the in-process model asks for unless told otherwise: it writes them as
+/// 32 sequences of 4 rows decoded together on the request's one prompt.
+pub const DEFAULT_LOCAL_ROWS_PER_REQUEST: usize = 128;
+
+/// Rows a request to the other providers asks for unless told otherwise.
+pub const DEFAULT_ROWS_PER_REQUEST: usize = 20;
+
+/// Rows per request for `provider` when the user said `requested` (None: not said).
+pub fn default_rows_per_request(provider: &str, requested: Option<usize>) -> usize {
+    requested.unwrap_or(if is_in_process(provider) {
+        DEFAULT_LOCAL_ROWS_PER_REQUEST
+    } else {
+        DEFAULT_ROWS_PER_REQUEST
+    })
+}
+
 /// Most decimals a column is written with.
 pub const MAX_COLUMN_DECIMALS: u32 = 3;
 

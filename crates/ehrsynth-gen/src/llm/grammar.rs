@@ -1322,6 +1322,11 @@ impl ConstrainedDecoder {
         }
     }
 
+    /// The header line the answer starts with (empty for JSON Lines).
+    pub fn header(&self) -> &str {
+        self.grammar.header()
+    }
+
     /// The answer so far (a token that ends inside a multi-byte character shows up once the
     /// character is complete).
     pub fn text(&self) -> &str {

@@ -330,13 +330,8 @@ fn llm_generator(
     use std::sync::Arc;
 
     let o = &args.llm;
-    let rows_per_request = o.rows_per_request.unwrap_or(
-        if ehrsynth_gen::llm::context::is_in_process(&o.provider) {
-            ehrsynth_local::transport::DEFAULT_LOCAL_ROWS_PER_REQUEST
-        } else {
-            20
-        },
-    );
+    let rows_per_request =
+        ehrsynth_gen::llm::context::default_rows_per_request(&o.provider, o.rows_per_request);
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
         anyhow::anyhow!(

@@ -65,7 +65,7 @@ fn paid_estimate(config: &StudyConfig, plans: &[CellPlan]) -> (usize, usize, u64
         };
         let guess = estimate(
             plan.spec.rows,
-            entry.rows_per_request,
+            ehrsynth_gen::llm::context::default_rows_per_request(provider, entry.rows_per_request),
             1500 + PROMPT_CHARS_PER_COLUMN * columns,
             columns,
             0.8,
