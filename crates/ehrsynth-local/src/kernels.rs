@@ -321,7 +321,7 @@ mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn load(q: &[i8; 32]) -> __m256i {
+    pub(super) fn load(q: &[i8; 32]) -> __m256i {
         // SAFETY: 32 bytes; the load is unaligned.
         unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
     }
@@ -329,7 +329,7 @@ mod avx2 {
     /// Asks for the weights `ahead` blocks on, so that the stream never waits on memory.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn prefetch(row: &WeightRow<'_>, j: usize) {
+    pub(super) fn prefetch(row: &WeightRow<'_>, j: usize) {
         const AHEAD: usize = 8;
         if let Some(q) = row.quants.get(j + AHEAD) {
             // SAFETY: a prefetch of an address inside the slice.
@@ -339,7 +339,7 @@ mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn sum(acc: __m256) -> f32 {
+    pub(super) fn sum(acc: __m256) -> f32 {
         let lo = _mm256_castps256_ps128(acc);
         let hi = _mm256_extractf128_ps(acc, 1);
         let s4 = _mm_add_ps(lo, hi);
@@ -428,14 +428,8 @@ mod avx2 {
 mod vnni {
     use std::arch::x86_64::*;
 
+    use super::avx2::{load, prefetch, sum};
     use super::{BlockQ8, WeightRow};
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
-    fn load(q: &[i8; 32]) -> __m256i {
-        // SAFETY: 32 bytes; the load is unaligned.
-        unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
-    }
 
     /// `-128 · Σx` per lane of four bytes: where a biased product sum starts.
     #[inline]
@@ -453,21 +447,11 @@ mod vnni {
         _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(start, biased, x))
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
-    fn sum(acc: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(acc);
-        let hi = _mm256_extractf128_ps(acc, 1);
-        let s4 = _mm_add_ps(lo, hi);
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-        _mm_cvtss_f32(s1)
-    }
-
     #[target_feature(enable = "avx2,fma,avx512vnni,avx512vl")]
     pub fn dot1(w: WeightRow<'_>, x: &[BlockQ8]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         for (j, b) in x.iter().enumerate() {
+            prefetch(&w, j);
             let xq = load(&b.q);
             let p = products(load(&w.quants[j].0), xq, unbias(xq));
             acc = _mm256_fmadd_ps(_mm256_set1_ps(w.scales[j] * b.scale), p, acc);
@@ -482,6 +466,7 @@ mod vnni {
             let xq = load(&b.q);
             let start = unbias(xq);
             for r in 0..4 {
+                prefetch(&w[r], j);
                 let p = products(load(&w[r].quants[j].0), xq, start);
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r].scales[j] * b.scale), p, acc[r]);
             }

@@ -263,7 +263,14 @@ impl LocalModel {
                 ),
             });
         }
-        let batch_size = default_batch_size(weights.shape().parameters());
+        let batch_size = match std::env::var("EHRSYNTH_LOCAL_BATCH") {
+            Ok(text) => text.trim().parse::<usize>().ok().filter(|b| *b > 0).ok_or_else(|| {
+                LocalError::Unsupported(format!(
+                    "EHRSYNTH_LOCAL_BATCH={text:?}: give the number of sequences to decode together (at least 1)"
+                ))
+            })?,
+            Err(_) => default_batch_size(weights.shape().parameters()),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             weights,

@@ -174,3 +174,62 @@ fn a_truncated_model_or_a_file_that_is_no_gguf_is_a_clear_error() {
     let err = LocalModel::load(&not_gguf, 1).unwrap_err().to_string();
     assert!(err.contains("not a readable GGUF"), "{err}");
 }
+
+#[test]
+fn empty_fields_can_be_written_with_the_multi_comma_tokens_the_model_reads() {
+    use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
+    use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
+    use std::sync::Arc;
+    let Some(path) = model_or_skip() else { return };
+    let model = LocalModel::load(&path, 1).unwrap();
+    let spec = |name: &str| {
+        let mut c = ColumnSpec::new(name, ColumnKind::Continuous);
+        (c.min, c.max) = (Some(0.0), Some(100.0));
+        c
+    };
+    let schema = Schema::new(vec![spec("a"), spec("b"), spec("c"), spec("d")]).unwrap();
+    let columns: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    let grammar = Arc::new(RowGrammar::csv(&schema, &columns, &[]).unwrap());
+    let vocab = Arc::new(
+        TokenVocabulary::new(model.token_bytes().as_ref().clone(), model.eos())
+            .with_special(model.control_tokens()),
+    );
+    let mut decoder = ConstrainedDecoder::new(grammar, vocab, 2);
+    // The prompt's example rows: how the tokenizer writes runs of empty fields.
+    let ids = model.encode("a,b,c,d\n1.5,,,").unwrap();
+    for &t in &ids {
+        decoder
+            .accept(t)
+            .unwrap_or_else(|e| panic!("token {t}: {e}"));
+    }
+    let after_value = model.encode("a,b,c,d\n1.5").unwrap();
+    let mut fresh = ConstrainedDecoder::new(
+        Arc::new(RowGrammar::csv(&schema, &columns, &[]).unwrap()),
+        Arc::new(
+            TokenVocabulary::new(model.token_bytes().as_ref().clone(), model.eos())
+                .with_special(model.control_tokens()),
+        ),
+        2,
+    );
+    for &t in &after_value {
+        fresh.accept(t).unwrap();
+    }
+    let mut mask = vec![false; model.token_bytes().len()];
+    fresh.allowed(&mut mask);
+    let bytes = model.token_bytes();
+    let row = model.encode("0.991,,,,,,,,0,69,0,0\n").unwrap();
+    eprintln!(
+        "tokens: {:?}",
+        row.iter()
+            .map(|&t| String::from_utf8_lossy(&bytes[t as usize]).into_owned())
+            .collect::<Vec<_>>()
+    );
+    for run in [",,", ",,,"] {
+        if let Some(id) = bytes.iter().position(|b| b == run.as_bytes()) {
+            assert!(
+                mask[id],
+                "the token {run:?} is masked after a complete value"
+            );
+        }
+    }
+}

@@ -32,7 +32,7 @@ pub const DEFAULT_SUPPRESS_BELOW: usize = 10;
 pub const DEFAULT_LOCAL_EXAMPLES: usize = 20;
 
 /// Rows a request to the in-process model asks for unless told otherwise: it writes them as
-/// 32 sequences of 4 rows decoded together on the request's one prompt.
+/// 128 one-row sequences decoded 32 at a time on the request's one prompt.
 pub const DEFAULT_LOCAL_ROWS_PER_REQUEST: usize = 128;
 
 /// Rows a request to the other providers asks for unless told otherwise.
