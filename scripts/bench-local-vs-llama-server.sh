@@ -52,7 +52,7 @@ timed local "$ehrsynth" "${common[@]}" --provider local --model-path "$model" --
 
 port=18091
 "$EHRSYNTH_LLAMA_SERVER" --model "$model" --host 127.0.0.1 --port "$port" --threads 2 \
-  --ctx-size 16384 --parallel 4 --seed 1 --no-webui >"$out/llama-server.log" 2>&1 &
+  --ctx-size 16384 --parallel 4 --seed 1 --no-webui >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 120); do
