@@ -137,6 +137,15 @@ fn group_strategy_on_the_local_model_gives_valid_rows_and_replays_by_seed() {
     for line in &summaries {
         assert!(line.contains(", 0 rejected,"), "{line}");
     }
+    // The in-process model sees real example rows by default; the egress log says so, and that
+    // nothing went anywhere but the local model.
+    let journal = ehrsynth_llm::Journal::open(&p("a.csv.journal.sqlite")).unwrap();
+    let egress = journal.egress("generate-group-7-is_female=0").unwrap();
+    assert!(!egress.is_empty());
+    for entry in &egress {
+        assert!(entry.endpoint.starts_with("local://"), "{entry:?}");
+        assert!(entry.contains_real_rows, "{entry:?}");
+    }
     // The same seed gives the same rows (no journal cache involved: --no-cache).
     let second = generate(&p("b.csv"));
     assert!(second.status.success(), "{}", text(&second.stderr));
