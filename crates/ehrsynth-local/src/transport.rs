@@ -60,6 +60,20 @@ fn sequence_seed(seed: u64, index: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Adds one sequence's answer to the request's: unconstrained text as it is (a request then
+/// has one sequence); a grammar answer's header once, then its complete data lines.
+fn append_answer(answer: &mut String, sequence: &str, constrained: bool) {
+    if !constrained {
+        answer.push_str(sequence);
+        return;
+    }
+    if answer.is_empty() {
+        answer.push_str(sequence.lines().next().unwrap_or_default());
+        answer.push('\n');
+    }
+    data_lines(sequence).for_each(|line| answer.push_str(line));
+}
+
 /// The data lines of one sequence's answer: its complete lines after the header.
 fn data_lines(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n')
@@ -298,15 +312,7 @@ impl LocalTransport {
         for (i, result) in outcome.sequences.into_iter().enumerate() {
             match result {
                 Ok(generation) => {
-                    if text.is_empty() {
-                        text.push_str(generation.text.lines().next().unwrap_or_default());
-                        text.push('\n');
-                    }
-                    if !self.constrained {
-                        text = generation.text.clone();
-                    } else {
-                        data_lines(&generation.text).for_each(|l| text.push_str(l));
-                    }
+                    append_answer(&mut text, &generation.text, self.constrained);
                     completion_tokens += generation.completion_tokens;
                     if generation.finish == FinishReason::Length {
                         finish = FinishReason::Length;

@@ -217,13 +217,6 @@ fn empty_fields_can_be_written_with_the_multi_comma_tokens_the_model_reads() {
     let mut mask = vec![false; model.token_bytes().len()];
     fresh.allowed(&mut mask);
     let bytes = model.token_bytes();
-    let row = model.encode("0.991,,,,,,,,0,69,0,0\n").unwrap();
-    eprintln!(
-        "tokens: {:?}",
-        row.iter()
-            .map(|&t| String::from_utf8_lossy(&bytes[t as usize]).into_owned())
-            .collect::<Vec<_>>()
-    );
     for run in [",,", ",,,"] {
         if let Some(id) = bytes.iter().position(|b| b == run.as_bytes()) {
             assert!(
