@@ -33,8 +33,11 @@ fn train() -> Table {
 }
 
 /// Writes 3 rows of the prompt's group per request, plus one row of the other group.
+#[derive(Default)]
 struct GroupEcho {
     prompts: Mutex<Vec<String>>,
+    /// Each request's grammar field (for the in-process provider), or null.
+    grammars: Mutex<Vec<serde_json::Value>>,
     counter: Mutex<i64>,
 }
 
@@ -50,6 +53,10 @@ impl Transport for GroupEcho {
             0
         };
         self.prompts.lock().unwrap().push(prompt);
+        self.grammars
+            .lock()
+            .unwrap()
+            .push(request.body["ehrsynth_grammar"].clone());
         let mut n = self.counter.lock().unwrap();
         *n += 4;
         let text = format!(
@@ -74,7 +81,11 @@ fn generator(
     journal: std::path::PathBuf,
     transport: Arc<GroupEcho>,
 ) -> LlmGenerator {
-    LlmGenerator::new(LlmConfig {
+    LlmGenerator::new(config(strategy, journal, transport))
+}
+
+fn config(strategy: Strategy, journal: std::path::PathBuf, transport: Arc<GroupEcho>) -> LlmConfig {
+    LlmConfig {
         strategy,
         template: Template::builtin(strategy),
         context: ContextOptions::default(),
@@ -112,16 +123,13 @@ fn generator(
         },
         journal,
         transport,
-    })
+    }
 }
 
 #[test]
 fn the_group_strategy_spreads_rows_evenly_and_keeps_the_group() {
     let dir = tempfile::tempdir().unwrap();
-    let transport = Arc::new(GroupEcho {
-        prompts: Mutex::new(Vec::new()),
-        counter: Mutex::new(0),
-    });
+    let transport = Arc::new(GroupEcho::default());
     let mut g = generator(
         Strategy::Group,
         dir.path().join("j.sqlite"),
@@ -154,10 +162,7 @@ fn the_group_strategy_spreads_rows_evenly_and_keeps_the_group() {
 #[test]
 fn a_condition_fixes_the_group_for_any_strategy() {
     let dir = tempfile::tempdir().unwrap();
-    let transport = Arc::new(GroupEcho {
-        prompts: Mutex::new(Vec::new()),
-        counter: Mutex::new(0),
-    });
+    let transport = Arc::new(GroupEcho::default());
     let mut g = generator(Strategy::Schema, dir.path().join("j.sqlite"), transport);
     g.fit(&train(), &schema(), 1, &NoProgress).unwrap();
     let options = SampleOptions {
@@ -183,4 +188,72 @@ fn a_condition_fixes_the_group_for_any_strategy() {
             .to_string()
             .contains("never occurs")
     );
+}
+
+/// Both generators see five real rows; the in-process one reads them at the start of its
+/// answer (the grammar field's `answer_start`), the HTTP one (opted in) in its prompt.
+fn prompts_with_examples(
+    provider: ProviderKind,
+    name: &str,
+) -> (Vec<String>, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = Arc::new(GroupEcho::default());
+    let mut settings = config(
+        Strategy::Naive,
+        dir.path().join("j.sqlite"),
+        transport.clone(),
+    );
+    settings.engine.provider = provider;
+    settings.engine.provider_name = name.into();
+    settings.context.real_examples = 5;
+    settings.context.allow_real_examples_for = Some("fake".into());
+    let mut g = LlmGenerator::new(settings);
+    g.fit(&train(), &schema(), 1, &NoProgress).unwrap();
+    let options = SampleOptions {
+        rows: 6,
+        seed: 3,
+        condition: None,
+    };
+    g.generate(&options, &NoProgress).unwrap();
+    let prompts = transport.prompts.lock().unwrap().clone();
+    let grammars = transport.grammars.lock().unwrap().clone();
+    (prompts, grammars)
+}
+
+#[test]
+fn the_in_process_model_continues_example_rows_and_http_providers_read_them_in_the_prompt() {
+    let (prompts, grammars) = prompts_with_examples(ProviderKind::Local, "local");
+    assert!(!prompts.is_empty());
+    for (prompt, grammar) in prompts.iter().zip(&grammars) {
+        assert!(
+            !prompt.contains("Example rows from the real data"),
+            "{prompt}"
+        );
+        assert!(
+            prompt.contains("starts with the header and 5 example rows"),
+            "{prompt}"
+        );
+        let rows = grammar["answer_start"].as_str().expect("answer_start");
+        assert_eq!(rows.lines().count(), 5, "{rows}");
+        // Data lines only, each with both columns, at the training values.
+        for line in rows.lines() {
+            let age: i64 = line.split(',').next().unwrap().parse().unwrap();
+            assert!((30..70).contains(&age), "{line}");
+        }
+    }
+    // Requests draw their examples afresh.
+    if grammars.len() > 1 {
+        assert_ne!(grammars[0]["answer_start"], grammars[1]["answer_start"]);
+    }
+    let (prompts, grammars) = prompts_with_examples(ProviderKind::OpenAiCompatible, "fake");
+    for (prompt, grammar) in prompts.iter().zip(&grammars) {
+        assert!(
+            prompt.contains("Example rows from the real data"),
+            "{prompt}"
+        );
+        assert!(
+            grammar.is_null(),
+            "no grammar field leaves the machine: {grammar}"
+        );
+    }
 }

@@ -192,8 +192,16 @@ fn the_in_process_model_sees_real_rows_by_default_and_http_providers_never_witho
     // The local model: examples without any opt-in, drawn afresh per seed.
     let local = PromptContext::build(&data, &schema(), &options, "local", 1).unwrap();
     assert!(local.has_examples());
-    let prompt = Template::builtin(Strategy::Group).render(&local, 10, Some("is_female = 1"));
-    assert_eq!(prompt.matches("SECRET-").count(), DEFAULT_LOCAL_EXAMPLES);
+    // They open its answer (which it continues) rather than stand in the question.
+    let prompt = Template::builtin(Strategy::Group).prompt(&local, 10, Some("is_female = 1"));
+    let opening = prompt.answer_start.as_deref().unwrap_or_default();
+    assert_eq!(opening.matches("SECRET-").count(), DEFAULT_LOCAL_EXAMPLES);
+    assert_eq!(
+        opening.lines().count(),
+        DEFAULT_LOCAL_EXAMPLES,
+        "data lines, no header"
+    );
+    assert_eq!(prompt.text.matches("SECRET-").count(), 0);
     let redrawn = local.with_examples_drawn(&data, &schema(), DEFAULT_LOCAL_EXAMPLES, 2);
     assert_ne!(redrawn.examples_csv, local.examples_csv);
     // The same request to a server (even one on this machine) is refused without the opt-in.

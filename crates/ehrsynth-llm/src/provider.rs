@@ -69,24 +69,39 @@ impl ProviderKind {
 }
 
 /// The body field that tells the in-process provider what its grammar must produce: `columns`
-/// (names in order), `fixed` (`[column, value]` pairs every row holds) and `decimals`
-/// (`[column, decimals]` pairs: the precision each numeric column is written at). Remote
-/// providers never see it.
+/// (names in order), `fixed` (`[column, value]` pairs every row holds), `decimals`
+/// (`[column, decimals]` pairs: the precision each numeric column is written at) and, when the
+/// answer is to continue example rows, `answer_start` (CSV data lines after the header).
+/// Remote providers never see it.
 pub const LOCAL_GRAMMAR_FIELD: &str = "ehrsynth_grammar";
 
+/// What the in-process provider's grammar must produce, and how its answer starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalGrammar<'a> {
+    /// Column names in writing order.
+    pub columns: &'a [&'a str],
+    /// (column, value) every row holds (the group strategy's group).
+    pub fixed: Option<(&'a str, &'a str)>,
+    /// (column, decimals) the numeric columns are written at.
+    pub decimals: &'a [(String, u32)],
+    /// CSV data lines the answer starts with (after the header).
+    pub answer_start: Option<&'a str>,
+}
+
 /// Adds the [`LOCAL_GRAMMAR_FIELD`] to a `Local` request body (others are left unchanged).
-pub fn add_local_grammar(
-    kind: ProviderKind,
-    body: &mut Value,
-    columns: &[&str],
-    fixed: Option<(&str, &str)>,
-    decimals: &[(String, u32)],
-) {
+pub fn add_local_grammar(kind: ProviderKind, body: &mut Value, grammar: &LocalGrammar<'_>) {
     if kind == ProviderKind::Local {
-        let fixed: Vec<Value> = fixed.into_iter().map(|(c, v)| json!([c, v])).collect();
-        let decimals: Vec<Value> = decimals.iter().map(|(c, d)| json!([c, d])).collect();
-        body[LOCAL_GRAMMAR_FIELD] =
-            json!({ "columns": columns, "fixed": fixed, "decimals": decimals });
+        let fixed: Vec<Value> = grammar.fixed.iter().map(|(c, v)| json!([c, v])).collect();
+        let decimals: Vec<Value> = grammar
+            .decimals
+            .iter()
+            .map(|(c, d)| json!([c, d]))
+            .collect();
+        let mut field = json!({ "columns": grammar.columns, "fixed": fixed, "decimals": decimals });
+        if let Some(rows) = grammar.answer_start {
+            field["answer_start"] = json!(rows);
+        }
+        body[LOCAL_GRAMMAR_FIELD] = field;
     }
 }
 

@@ -30,7 +30,9 @@ pub mod transformer;
 pub mod transport;
 
 pub use cache::{ModelCache, ensure_default_model};
-pub use runtime::{BatchOutcome, Generation, LocalModel, Sequence, TokenConstraint, Unconstrained};
+pub use runtime::{
+    BatchOutcome, Generation, GrammarPressure, LocalModel, Sequence, TokenConstraint, Unconstrained,
+};
 pub use transport::LocalTransport;
 
 /// What can go wrong with a local model.

@@ -125,6 +125,40 @@ pub struct Generation {
     pub prompt_seconds: f64,
     /// Seconds spent decoding.
     pub decode_seconds: f64,
+    /// How the grammar bent the model's choices (see [`GrammarPressure`]).
+    pub pressure: GrammarPressure,
+}
+
+/// How much of the model's own probability the grammar refused over one answer, counted at
+/// the tokens that were sampled (forced tokens are not choices). A grammar that often refuses
+/// the model's favourite token pushes its mass onto whatever is left, which is how constrained
+/// values collapse; these counts tell that apart from a model that simply writes poor values.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GrammarPressure {
+    /// Tokens sampled.
+    pub sampled: usize,
+    /// Sum over them of the probability the grammar refused (0 = none, 1 = all).
+    pub refused_mass: f64,
+    /// Sampled tokens at which the model's most likely token was refused.
+    pub top_refused: usize,
+}
+
+impl GrammarPressure {
+    /// Mean refused probability per sampled token.
+    pub fn mean_refused(&self) -> f64 {
+        if self.sampled == 0 {
+            0.0
+        } else {
+            self.refused_mass / self.sampled as f64
+        }
+    }
+
+    /// Adds another answer's counts.
+    pub fn add(&mut self, other: &GrammarPressure) {
+        self.sampled += other.sampled;
+        self.refused_mass += other.refused_mass;
+        self.top_refused += other.top_refused;
+    }
 }
 
 /// The model after a prompt: reused in whole or in part by the next prompt.
@@ -209,6 +243,7 @@ struct Live<'a> {
     logits: Vec<f32>,
     produced: usize,
     started: Instant,
+    pressure: GrammarPressure,
 }
 
 /// What a live sequence does in the next step.
@@ -438,6 +473,7 @@ impl LocalModel {
                     logits: prompt_logits.clone(),
                     produced: 0,
                     started: Instant::now(),
+                    pressure: GrammarPressure::default(),
                 });
             }
             if live.is_empty() {
@@ -504,7 +540,11 @@ impl LocalModel {
             let token = match forced {
                 Some(t) => t,
                 None if tokens.is_empty() => match seq.sequence.sampler.sample(&seq.logits, mask) {
-                    Some(t) => t,
+                    Some(t) => {
+                        let text = || constraint.text();
+                        self.weigh_refusal(&seq.logits, mask, t, &mut seq.pressure, &text);
+                        t
+                    }
                     None => {
                         return Step::Failed(LocalError::Constraint(format!(
                             "no token may follow {:?}",
@@ -529,6 +569,71 @@ impl LocalModel {
         }
     }
 
+    /// Counts what the grammar refused at a step that sampled `chosen`; with
+    /// `EHRSYNTH_LOCAL_TRACE` set, says on stderr each step whose favourite token was refused
+    /// (a debugging aid).
+    fn weigh_refusal(
+        &self,
+        logits: &[f32],
+        mask: &[bool],
+        chosen: u32,
+        pressure: &mut GrammarPressure,
+        text: &dyn Fn() -> String,
+    ) {
+        let mut best: Option<(usize, f32)> = None;
+        for (id, (logit, usable)) in logits.iter().zip(&self.usable).enumerate() {
+            if *usable && logit.is_finite() && best.is_none_or(|(_, b)| *logit > b) {
+                best = Some((id, *logit));
+            }
+        }
+        let Some((top_id, top)) = best else { return };
+        let (mut total, mut allowed) = (0.0f64, 0.0f64);
+        for ((logit, usable), ok) in logits.iter().zip(&self.usable).zip(mask) {
+            if *usable && logit.is_finite() {
+                let weight = f64::from(logit - top).exp();
+                total += weight;
+                if *ok {
+                    allowed += weight;
+                }
+            }
+        }
+        let refused = 1.0 - allowed / total;
+        pressure.sampled += 1;
+        pressure.refused_mass += refused;
+        if mask[top_id] {
+            return;
+        }
+        pressure.top_refused += 1;
+        if std::env::var_os("EHRSYNTH_LOCAL_TRACE").is_some() {
+            let show = |id: usize| {
+                String::from_utf8_lossy(self.token_bytes.get(id).map_or(&[][..], Vec::as_slice))
+                    .into_owned()
+            };
+            let mut ranked: Vec<(usize, f32)> = logits
+                .iter()
+                .enumerate()
+                .filter(|(id, l)| self.usable[*id] && l.is_finite())
+                .map(|(id, l)| (id, *l))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let favourites: Vec<String> = ranked
+                .iter()
+                .take(5)
+                .map(|(id, l)| {
+                    let p = f64::from(l - top).exp() / total;
+                    let mark = if mask[*id] { "" } else { "x" };
+                    format!("{mark}{:?} {p:.2}", show(*id))
+                })
+                .collect();
+            eprintln!(
+                "refused mass {refused:.2} after {:?}: {}; took {:?}",
+                tail(&text(), 40),
+                favourites.join(", "),
+                show(chosen as usize)
+            );
+        }
+    }
+
     fn finished(&self, seq: &Live<'_>, prompt_tokens: usize, finish: FinishReason) -> Generation {
         Generation {
             text: seq.sequence.constraint.text(),
@@ -537,6 +642,7 @@ impl LocalModel {
             finish,
             prompt_seconds: 0.0,
             decode_seconds: seq.started.elapsed().as_secs_f64(),
+            pressure: seq.pressure,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct GrammarRequest {
     pub decimals: Vec<(String, u32)>,
     /// Data rows to write.
     pub rows: usize,
+    /// CSV data lines the answer starts with (real example rows the model continues).
+    pub answer_start: Option<String>,
 }
 
 /// Rows one sequence writes by default: one. A sequence that writes several rows drifts into
@@ -199,11 +201,17 @@ impl LocalTransport {
                 .ok_or("the grammar's decimals must be [column, count] pairs")?,
             None => Vec::new(),
         };
+        let answer_start = match &field["answer_start"] {
+            Value::Null => None,
+            Value::String(rows) => Some(rows.clone()),
+            _ => return Err("the grammar's answer_start must be text (CSV data lines)".into()),
+        };
         Ok(GrammarRequest {
             columns,
             fixed,
             decimals,
             rows: self.rows_per_request,
+            answer_start,
         })
     }
 
@@ -296,6 +304,19 @@ impl LocalTransport {
         }
         let mut ids = ids;
         ids.extend(header_ids.unwrap_or_default());
+        let mut text_start = String::new();
+        // Example rows that open the answer: the sequences continue them (they are part of
+        // the shared prompt, not of any sequence's text).
+        if let Some(rows) = &grammar.answer_start {
+            if !self.constrained {
+                text_start = format!("{}\n", grammar.columns.join(","));
+                ids.extend(model.encode(&text_start).unwrap_or_default());
+            }
+            match model.encode(rows) {
+                Ok(row_ids) => ids.extend(row_ids),
+                Err(e) => return bad_request(&format!("the answer's example rows: {e}")),
+            }
+        }
         // The token limit bounds each sequence (each writes a few rows): a request of many
         // sequences is one prompt, not one long answer.
         let per_sequence = max_tokens.max(1);
@@ -305,15 +326,17 @@ impl LocalTransport {
             Ok(o) => o,
             Err(e) => return answer_error(422, &e.to_string()),
         };
-        let mut text = String::new();
+        let mut text = text_start;
         let mut completion_tokens = 0;
         let mut finish = FinishReason::Stop;
         let mut rejected = Vec::new();
+        let mut pressure = crate::runtime::GrammarPressure::default();
         for (i, result) in outcome.sequences.into_iter().enumerate() {
             match result {
                 Ok(generation) => {
                     append_answer(&mut text, &generation.text, self.constrained);
                     completion_tokens += generation.completion_tokens;
+                    pressure.add(&generation.pressure);
                     if generation.finish == FinishReason::Length {
                         finish = FinishReason::Length;
                     }
@@ -359,7 +382,10 @@ impl LocalTransport {
                 "forward_ms": outcome.forward_seconds * 1e3,
                 "steps": outcome.steps,
                 "fed_tokens": outcome.fed_tokens,
-                "sequences": plan.len()
+                "sequences": plan.len(),
+                "sampled_tokens": pressure.sampled,
+                "grammar_refused_mass": pressure.mean_refused(),
+                "grammar_refused_top": pressure.top_refused
             },
             "ehrsynth_rejected": rejected
         });

@@ -226,3 +226,117 @@ fn empty_fields_can_be_written_with_the_multi_comma_tokens_the_model_reads() {
         }
     }
 }
+
+/// Refuses every token whose text holds a capital P (so "Paris" cannot be written).
+struct NoCapitalP {
+    inner: Unconstrained,
+    bytes: std::sync::Arc<Vec<Vec<u8>>>,
+}
+
+impl TokenConstraint for NoCapitalP {
+    fn allowed(&mut self, mask: &mut [bool]) {
+        for (id, bytes) in self.bytes.iter().enumerate() {
+            if bytes.contains(&b'P') {
+                mask[id] = false;
+            }
+        }
+    }
+    fn accept(&mut self, token: u32) -> Result<(), String> {
+        self.inner.accept(token)
+    }
+    fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+    fn text(&self) -> String {
+        self.inner.text()
+    }
+}
+
+#[test]
+fn the_grammar_pressure_counts_the_probability_a_constraint_refuses() {
+    let Some(path) = model_or_skip() else { return };
+    let mut model = LocalModel::load(&path, 0).unwrap();
+    let prompt = model.chat_prompt(&[Message {
+        role: "user".into(),
+        content: "What is the capital of France? Answer in one word.".into(),
+    }]);
+    let ids = model.encode(&prompt).unwrap();
+    let mut free = Unconstrained::new(&model);
+    let greedy = Sampler::new(0.0, 1.0, 1);
+    let open = model
+        .generate(&ids, &mut free, &mut greedy.clone(), 8)
+        .unwrap();
+    assert!(open.text.contains("Paris"), "{:?}", open.text);
+    assert!(open.pressure.sampled > 0);
+    assert_eq!(open.pressure.top_refused, 0);
+    assert_eq!(open.pressure.mean_refused(), 0.0);
+    let mut no_p = NoCapitalP {
+        inner: Unconstrained::new(&model),
+        bytes: model.token_bytes(),
+    };
+    let bent = model
+        .generate(&ids, &mut no_p, &mut greedy.clone(), 8)
+        .unwrap();
+    assert!(!bent.text.contains('P'), "{:?}", bent.text);
+    assert!(bent.pressure.top_refused >= 1, "{:?}", bent.pressure);
+    assert!(bent.pressure.mean_refused() > 0.0, "{:?}", bent.pressure);
+}
+
+/// The local transport's answer to a two-column request, and its prompt size.
+fn local_answer(path: &std::path::Path, answer_start: Option<&str>) -> (String, u64) {
+    use ehrsynth_gen::llm::engine::Transport;
+    use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
+    let mut age = ColumnSpec::new("age", ColumnKind::Integer);
+    (age.min, age.max, age.missing_allowed) = (Some(16.0), Some(90.0), false);
+    let mut death = ColumnSpec::new("death", ColumnKind::Binary);
+    death.missing_allowed = false;
+    let schema = Schema::new(vec![age, death]).unwrap();
+    let model = LocalModel::load(path, 0).unwrap();
+    let transport = ehrsynth_local::LocalTransport::new(model, schema, 3, true);
+    let mut grammar = serde_json::json!({ "columns": ["age", "death"], "decimals": [["age", 0]] });
+    if let Some(rows) = answer_start {
+        grammar["answer_start"] = rows.into();
+    }
+    let body = serde_json::json!({
+        "messages": [{ "role": "user", "content": "Write ICU patients as CSV: age,death." }],
+        "max_tokens": 16,
+        "temperature": 0.8,
+        "seed": 4,
+        "ehrsynth_grammar": grammar,
+    });
+    let request = ehrsynth_llm::provider::HttpRequest {
+        url: "local://smollm2".into(),
+        headers: Vec::new(),
+        body,
+    };
+    let raw = transport.send(&request).unwrap();
+    assert_eq!(raw.status, 200, "{}", raw.body);
+    let answer: Value = serde_json::from_str(&raw.body).unwrap();
+    (
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        answer["usage"]["prompt_tokens"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn example_rows_that_open_the_answer_are_read_not_returned() {
+    let Some(path) = model_or_skip() else { return };
+    let examples = "63,0\n71,1\n58,0\n";
+    let (plain, plain_tokens) = local_answer(&path, None);
+    let (continued, continued_tokens) = local_answer(&path, Some(examples));
+    for answer in [&plain, &continued] {
+        let lines: Vec<&str> = answer.lines().collect();
+        assert_eq!(lines[0], "age,death", "{answer}");
+        assert_eq!(lines.len(), 4, "the header and three new rows: {answer}");
+    }
+    assert!(!continued.contains(examples), "{continued}");
+    // The model read the rows: a longer prompt and (same seeds) other rows.
+    assert!(
+        continued_tokens > plain_tokens + 6,
+        "{plain_tokens} -> {continued_tokens}"
+    );
+    assert_ne!(plain, continued);
+}

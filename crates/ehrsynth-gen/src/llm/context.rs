@@ -151,6 +151,9 @@ pub struct PromptContext {
     pub statistics_text: String,
     /// Real example rows as CSV (header included), or `None`.
     pub examples_csv: Option<String>,
+    /// Whether the example rows open the answer instead of standing in the prompt (the
+    /// in-process model: see [`PromptContext::answer_rows`]).
+    pub examples_in_answer: bool,
 }
 
 /// Three significant digits, without trailing noise ("63.2", "0.0123", "1.2e+03" avoided).
@@ -335,6 +338,7 @@ impl PromptContext {
             schema_text,
             statistics_text,
             examples_csv,
+            examples_in_answer: is_in_process(provider),
         })
     }
 }
@@ -343,6 +347,22 @@ impl PromptContext {
     /// Whether the prompts show real rows.
     pub fn has_examples(&self) -> bool {
         self.examples_csv.is_some()
+    }
+
+    /// The example rows (CSV data lines, no header) the answer starts with, when they open
+    /// the answer. A small model continues rows it has just "written" far better than it
+    /// copies the layout of rows shown in the question: with the examples in the question,
+    /// SmolLM2-135M loses track of the column it is writing (a temperature written where
+    /// the ventilation days go, a 0/1 where the age goes) and the grammar, refusing about a
+    /// quarter of its probability, pushes the value to the low end of the column's range
+    /// (docs/local-model.md, "Why constrained values collapsed").
+    pub fn answer_rows(&self) -> Option<String> {
+        if !self.examples_in_answer {
+            return None;
+        }
+        let csv = self.examples_csv.as_deref()?;
+        let rows: String = csv.split_inclusive('\n').skip(1).collect();
+        (!rows.is_empty()).then_some(rows)
     }
 
     /// This context with its example rows drawn afresh (same count) with `seed`; unchanged when

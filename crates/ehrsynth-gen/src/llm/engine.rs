@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use ehrsynth_llm::provider::{
-    Finish, HttpRequest, Parameters, ProviderError, ProviderKind, add_local_grammar, build_request,
-    read_response,
+    Finish, HttpRequest, LocalGrammar, Parameters, ProviderError, ProviderKind, add_local_grammar,
+    build_request, read_response,
 };
 use ehrsynth_llm::{Journal, RequestRecord, ResponseRecord};
 use ehrsynth_table::Schema;
@@ -34,6 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::generator::{GenError, same_value};
 use crate::llm::limits::{Limits, RateLimiter};
 use crate::llm::parse::{AnswerFormat, Rejection, parse_answer};
+use crate::llm::prompt::Prompt;
 
 /// What came back over the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -326,7 +327,7 @@ pub fn run(
     schema: &Schema,
     journal: &Journal,
     transport: &dyn Transport,
-    prompt_for: &dyn Fn(usize) -> String,
+    prompt_for: &dyn Fn(usize) -> Prompt,
     training_rows: &HashSet<String>,
     sleep: &(dyn Fn(Duration) + Sync),
 ) -> Result<EngineOutcome, GenError> {
@@ -450,7 +451,7 @@ impl Loop<'_> {
     }
 
     /// The request of `slot`, and its journal record.
-    fn request_of(&self, slot: usize, prompt: String) -> (HttpRequest, RequestRecord) {
+    fn request_of(&self, slot: usize, prompt: Prompt) -> (HttpRequest, RequestRecord) {
         let config = self.config;
         let parameters = Parameters {
             seed: Some(config.seed.wrapping_add(slot as u64)),
@@ -461,7 +462,7 @@ impl Loop<'_> {
             &config.base_url,
             config.api_key.as_deref(),
             &parameters,
-            &prompt,
+            &prompt.text,
             config.structured.then_some(self.schema),
         );
         // The in-process model compiles its grammar from the columns and the fixed group value.
@@ -471,9 +472,12 @@ impl Loop<'_> {
         add_local_grammar(
             config.provider,
             &mut request.body,
-            &names,
-            fixed,
-            &config.decimals,
+            &LocalGrammar {
+                columns: &names,
+                fixed,
+                decimals: &config.decimals,
+                answer_start: prompt.answer_start.as_deref(),
+            },
         );
         let record = RequestRecord {
             run: config.run.clone(),
@@ -483,7 +487,7 @@ impl Loop<'_> {
             model: parameters.model.clone(),
             parameters: request_parameters(&request),
             seed: parameters.seed.unwrap_or(0),
-            prompt,
+            prompt: journal_prompt(&prompt),
             contains_real_rows: config.real_rows_in_prompts,
         };
         (request, record)
@@ -622,7 +626,7 @@ pub fn run_with_progress(
     schema: &Schema,
     journal: &Journal,
     transport: &dyn Transport,
-    prompt_for: &dyn Fn(usize) -> String,
+    prompt_for: &dyn Fn(usize) -> Prompt,
     training_rows: &HashSet<String>,
     sleep: &(dyn Fn(Duration) + Sync),
     progress: &dyn ehrsynth_table::Progress,
@@ -801,6 +805,18 @@ fn journal_answer(provider: ProviderKind, raw: &str) -> SlotAnswer {
 }
 
 /// The request body without the prompt, for the journal's parameter column.
+/// The prompt as the journal keeps it: the text, and the rows the answer was started with
+/// (the model read them too).
+fn journal_prompt(prompt: &Prompt) -> String {
+    match &prompt.answer_start {
+        Some(rows) => format!(
+            "{}\n[the answer starts with these rows]\n{rows}",
+            prompt.text
+        ),
+        None => prompt.text.clone(),
+    }
+}
+
 fn request_parameters(request: &HttpRequest) -> String {
     let mut body = request.body.clone();
     for key in ["messages", "contents"] {

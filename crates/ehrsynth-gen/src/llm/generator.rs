@@ -210,9 +210,9 @@ impl Generator for LlmGenerator {
                     examples,
                     examples_seed(options.seed, slot),
                 );
-                let mut prompt = template.render(&context, batch, label.as_deref());
+                let mut prompt = template.prompt(&context, batch, label.as_deref());
                 if let (Some(label), false) = (&label, template.mentions_group()) {
-                    prompt.push_str(&format!(
+                    prompt.text.push_str(&format!(
                         "Every patient belongs to this group: {label}; write that value in its column.\n"
                     ));
                 }

@@ -3,7 +3,8 @@
 //! Placeholders: `{rows}` rows asked for; `{columns}` the header, comma separated; `{schema}` one
 //! line per column (kind, unit, range, categories, meaning); `{statistics}` aggregate statistics
 //! (k-suppressed); `{examples}` real rows (only with explicit opt-in, else a sentence saying
-//! there are none); `{group}` the group every row belongs to (group strategy); `{format}` the
+//! there are none; for the in-process model, which reads them at the start of its answer, a
+//! sentence saying so); `{group}` the group every row belongs to (group strategy); `{format}` the
 //! output instructions. A user's template file replaces a strategy's default; it must contain
 //! `{rows}` and `{columns}`.
 
@@ -112,6 +113,33 @@ Statistics of the real data of this group:
 Generate {rows} patients of this group.
 {format}";
 
+/// What one request asks: the prompt's text and, for the in-process model, the rows its
+/// answer starts with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Prompt {
+    /// The user message.
+    pub text: String,
+    /// CSV data lines (after the header) that open the answer, which the model continues:
+    /// real example rows, given only to the in-process provider
+    /// ([`PromptContext::answer_rows`]).
+    pub answer_start: Option<String>,
+}
+
+impl From<String> for Prompt {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            answer_start: None,
+        }
+    }
+}
+
+impl From<&str> for Prompt {
+    fn from(text: &str) -> Self {
+        text.to_string().into()
+    }
+}
+
 /// Output instructions for CSV answers.
 pub fn csv_instructions(columns: &[String]) -> String {
     format!(
@@ -160,11 +188,26 @@ impl Template {
         self.strategy
     }
 
-    /// The prompt for `rows` rows; `group` is "column = value" for the group strategy.
+    /// The request for `rows` rows: the rendered text and the rows the answer starts with.
+    pub fn prompt(&self, context: &PromptContext, rows: usize, group: Option<&str>) -> Prompt {
+        Prompt {
+            text: self.render(context, rows, group),
+            answer_start: context.answer_rows(),
+        }
+    }
+
+    /// The prompt's text for `rows` rows; `group` is "column = value" for the group strategy.
     pub fn render(&self, context: &PromptContext, rows: usize, group: Option<&str>) -> String {
-        let examples = match &context.examples_csv {
-            Some(csv) => format!("Example rows from the real data:\n{csv}"),
-            None => "No real rows are shown; use the description and statistics above.".to_string(),
+        let examples = match (&context.examples_csv, context.answer_rows()) {
+            (Some(_), Some(rows)) => format!(
+                "Your answer starts with the header and {} example rows from the real data; \
+                 continue it with new patients.",
+                rows.lines().count()
+            ),
+            (Some(csv), None) => format!("Example rows from the real data:\n{csv}"),
+            (None, _) => {
+                "No real rows are shown; use the description and statistics above.".to_string()
+            }
         };
         let text = self
             .text
