@@ -394,3 +394,46 @@ fn json_lines_look_like_json() {
         "{\"temperature\":36.5,\"count\":null,\"odd\":\"a, b\"}\n"
     );
 }
+
+#[test]
+fn a_decoder_rewound_to_its_mark_allows_and_writes_what_it_did_there() {
+    let schema = eicu_schema();
+    let columns: Vec<String> = schema
+        .names()
+        .iter()
+        .take(4)
+        .map(|n| n.to_string())
+        .collect();
+    let grammar = Arc::new(RowGrammar::csv(&schema, &columns, &[]).unwrap());
+    let tokens = vocabulary(&schema, 3);
+    let vocab = Arc::new(TokenVocabulary::new(tokens.clone(), END_OF_TEXT));
+    let mut decoder = ConstrainedDecoder::new(grammar, vocab, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut walk = |decoder: &mut ConstrainedDecoder, steps: usize| {
+        for _ in 0..steps {
+            let mut mask = vec![false; tokens.len()];
+            decoder.allowed(&mut mask);
+            let allowed: Vec<u32> = (0..tokens.len() as u32)
+                .filter(|&i| mask[i as usize])
+                .collect();
+            if decoder.is_finished() || allowed.is_empty() {
+                break;
+            }
+            decoder
+                .accept(allowed[rng.random_range(0..allowed.len())])
+                .unwrap();
+        }
+    };
+    walk(&mut decoder, 12);
+    let (text, mut before) = (decoder.text().to_string(), vec![false; tokens.len()]);
+    decoder.allowed(&mut before);
+    decoder.mark();
+    walk(&mut decoder, 5);
+    assert_ne!(decoder.text(), text, "the walk went on");
+    assert!(decoder.rewind());
+    assert_eq!(decoder.text(), text);
+    let mut after = vec![false; tokens.len()];
+    decoder.allowed(&mut after);
+    assert_eq!(before, after);
+    assert!(!decoder.rewind(), "a mark is used once");
+}

@@ -71,7 +71,8 @@ impl ProviderKind {
 /// The body field that tells the in-process provider what its grammar must produce: `columns`
 /// (names in order), `fixed` (`[column, value]` pairs every row holds), `decimals`
 /// (`[column, decimals]` pairs: the precision each numeric column is written at) and, when the
-/// answer is to continue example rows, `answer_start` (CSV data lines after the header).
+/// answer is to continue example rows, `answer_start` (CSV data lines after the header), and
+/// `rows_wanted` (the rows the run still needs).
 /// Remote providers never see it.
 pub const LOCAL_GRAMMAR_FIELD: &str = "ehrsynth_grammar";
 
@@ -86,6 +87,9 @@ pub struct LocalGrammar<'a> {
     pub decimals: &'a [(String, u32)],
     /// CSV data lines the answer starts with (after the header).
     pub answer_start: Option<&'a str>,
+    /// Rows still wanted: the provider writes no more than these (at most its rows per
+    /// request), so the last request of a run does not decode rows that would be dropped.
+    pub rows_wanted: Option<usize>,
 }
 
 /// Adds the [`LOCAL_GRAMMAR_FIELD`] to a `Local` request body (others are left unchanged).
@@ -100,6 +104,9 @@ pub fn add_local_grammar(kind: ProviderKind, body: &mut Value, grammar: &LocalGr
         let mut field = json!({ "columns": grammar.columns, "fixed": fixed, "decimals": decimals });
         if let Some(rows) = grammar.answer_start {
             field["answer_start"] = json!(rows);
+        }
+        if let Some(rows) = grammar.rows_wanted {
+            field["rows_wanted"] = json!(rows);
         }
         body[LOCAL_GRAMMAR_FIELD] = field;
     }

@@ -33,6 +33,15 @@ impl TokenConstraint for ConstrainedDecoder {
     fn header(&self) -> Option<String> {
         Some(ConstrainedDecoder::header(self).to_string())
     }
+
+    fn mark(&mut self) -> bool {
+        ConstrainedDecoder::mark(self);
+        true
+    }
+
+    fn rewind(&mut self) -> bool {
+        ConstrainedDecoder::rewind(self)
+    }
 }
 
 type GrammarKey = (Vec<String>, Vec<(String, String)>, Vec<(String, u32)>);

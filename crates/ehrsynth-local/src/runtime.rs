@@ -35,6 +35,15 @@ pub trait TokenConstraint: Send {
     fn header(&self) -> Option<String> {
         None
     }
+    /// Remembers the current state for [`TokenConstraint::rewind`]; false when the constraint
+    /// cannot go back (its tokens are then never reconsidered).
+    fn mark(&mut self) -> bool {
+        false
+    }
+    /// Returns to the last mark, forgetting the tokens accepted since; false without one.
+    fn rewind(&mut self) -> bool {
+        false
+    }
 }
 
 impl<T: TokenConstraint + ?Sized> TokenConstraint for &mut T {
@@ -52,6 +61,12 @@ impl<T: TokenConstraint + ?Sized> TokenConstraint for &mut T {
     }
     fn header(&self) -> Option<String> {
         (**self).header()
+    }
+    fn mark(&mut self) -> bool {
+        (**self).mark()
+    }
+    fn rewind(&mut self) -> bool {
+        (**self).rewind()
     }
 }
 
@@ -141,6 +156,9 @@ pub struct GrammarPressure {
     pub refused_mass: f64,
     /// Sampled tokens at which the model's most likely token was refused.
     pub top_refused: usize,
+    /// Sampled tokens taken back because the model then mostly wanted what the grammar
+    /// refuses (see [`LocalModel::generate_batch`]).
+    pub reconsidered: usize,
 }
 
 impl GrammarPressure {
@@ -158,6 +176,7 @@ impl GrammarPressure {
         self.sampled += other.sampled;
         self.refused_mass += other.refused_mass;
         self.top_refused += other.top_refused;
+        self.reconsidered += other.reconsidered;
     }
 }
 
@@ -198,6 +217,10 @@ pub struct BatchOutcome {
 /// Most grammar-forced tokens fed in one chunk.
 const MAX_FORCED_RUN: usize = 64;
 
+/// Most times a sampled token at one position is taken back (see `review_probation`);
+/// `EHRSYNTH_LOCAL_RECONSIDER` overrides it (0 turns the correction off, to measure it).
+const MAX_RECONSIDER: u32 = 3;
+
 /// How many sequences decode together by default: enough to reuse each weight block across a
 /// batch (SmolLM2-135M on two cores: 214 tokens/s at 16, 273 at 32), fewer for large models
 /// whose per-step activations and caches grow with the batch.
@@ -221,6 +244,8 @@ pub struct LocalModel {
     eos: u32,
     context_length: usize,
     batch_size: usize,
+    /// Most reconsiderations of one position ([`MAX_RECONSIDER`] unless overridden).
+    max_reconsider: u32,
     pool: Arc<rayon::ThreadPool>,
     last_prompt: Option<PromptState>,
 }
@@ -244,6 +269,21 @@ struct Live<'a> {
     produced: usize,
     started: Instant,
     pressure: GrammarPressure,
+    /// The last chunk began with a sampled token that may still be taken back.
+    probation: Option<Probation>,
+    /// Times the token at the current position was taken back.
+    retries: u32,
+}
+
+/// A sampled token (and the forced ones fed with it) that is taken back when the model, having
+/// read it, mostly wants to go on with tokens the grammar refuses.
+struct Probation {
+    /// The logits it was sampled from.
+    logits: Vec<f32>,
+    /// Tokens fed in its chunk.
+    fed: usize,
+    /// Tokens produced before it.
+    produced: usize,
 }
 
 /// What a live sequence does in the next step.
@@ -306,6 +346,15 @@ impl LocalModel {
             })?,
             Err(_) => default_batch_size(weights.shape().parameters()),
         };
+        let max_reconsider = match std::env::var("EHRSYNTH_LOCAL_RECONSIDER") {
+            Ok(text) => text.trim().parse::<u32>().map_err(|_| {
+                LocalError::Unsupported(format!(
+                    "EHRSYNTH_LOCAL_RECONSIDER={text:?}: give how often a sampled token may be \
+                     taken back at one position (0: never)"
+                ))
+            })?,
+            Err(_) => MAX_RECONSIDER,
+        };
         Ok(Self {
             path: path.to_path_buf(),
             weights,
@@ -316,6 +365,7 @@ impl LocalModel {
             eos: info.eos,
             context_length: info.context_length,
             batch_size,
+            max_reconsider,
             pool: Arc::new(pool),
             last_prompt: None,
         })
@@ -474,6 +524,8 @@ impl LocalModel {
                     produced: 0,
                     started: Instant::now(),
                     pressure: GrammarPressure::default(),
+                    probation: None,
+                    retries: 0,
                 });
             }
             if live.is_empty() {
@@ -501,7 +553,10 @@ impl LocalModel {
             steps += 1;
             fed_tokens += chunk_refs.iter().map(|c| c.len()).sum::<usize>();
             for (mut seq, logits) in seqs.into_iter().zip(logits) {
-                seq.logits = logits;
+                let previous = std::mem::replace(&mut seq.logits, logits);
+                if let Some(probation) = seq.probation.as_mut() {
+                    probation.logits = previous;
+                }
                 live.push(seq);
             }
         }
@@ -522,7 +577,9 @@ impl LocalModel {
     /// The tokens a sequence feeds next: a sampled token (from its current logits) and/or the
     /// tokens its grammar forces after it.
     fn next_tokens(&self, seq: &mut Live<'_>, mask: &mut [bool], limit: usize) -> Step {
+        self.review_probation(seq, mask);
         let mut tokens = Vec::new();
+        let mut pending = None;
         loop {
             let constraint = seq.sequence.constraint.as_mut();
             if constraint.is_finished() {
@@ -531,11 +588,7 @@ impl LocalModel {
             if seq.produced >= limit {
                 return Step::Done(FinishReason::Length);
             }
-            mask.copy_from_slice(&self.usable);
-            constraint.allowed(mask);
-            mask.iter_mut()
-                .zip(&self.usable)
-                .for_each(|(m, usable)| *m &= *usable);
+            self.allowed_now(constraint, mask);
             let forced = only_allowed(mask);
             let token = match forced {
                 Some(t) => t,
@@ -543,6 +596,14 @@ impl LocalModel {
                     Some(t) => {
                         let text = || constraint.text();
                         self.weigh_refusal(&seq.logits, mask, t, &mut seq.pressure, &text);
+                        let sampled = seq.sequence.sampler.temperature() > 0.0;
+                        if sampled && seq.retries < self.max_reconsider && constraint.mark() {
+                            pending = Some(Probation {
+                                logits: Vec::new(),
+                                fed: 0,
+                                produced: seq.produced,
+                            });
+                        }
                         t
                     }
                     None => {
@@ -553,7 +614,7 @@ impl LocalModel {
                     }
                 },
                 // The next choice needs the logits after the tokens gathered so far.
-                None => return Step::Feed(tokens),
+                None => return feed(seq, tokens, pending),
             };
             if let Err(e) = constraint.accept(token) {
                 return Step::Failed(LocalError::Constraint(e));
@@ -564,9 +625,45 @@ impl LocalModel {
             }
             tokens.push(token);
             if tokens.len() >= MAX_FORCED_RUN || seq.produced >= limit {
-                return Step::Feed(tokens);
+                return feed(seq, tokens, pending);
             }
         }
+    }
+
+    /// `mask` set to the tokens `constraint` allows now (and the model may ever write).
+    fn allowed_now(&self, constraint: &mut dyn TokenConstraint, mask: &mut [bool]) {
+        mask.copy_from_slice(&self.usable);
+        constraint.allowed(mask);
+        mask.iter_mut()
+            .zip(&self.usable)
+            .for_each(|(m, usable)| *m &= *usable);
+    }
+
+    /// Decides on a sampled token still on probation, now that its logits are known. Masking
+    /// alone moves the probability of every refused token onto the allowed ones, so a token
+    /// that leads where the model mostly wants to write something the grammar refuses (a "1"
+    /// begun as a 0/1 flag where an age of 16 to 90 must follow) is drawn far more often than
+    /// the model's own distribution over valid answers gives. Keeping it with probability
+    /// equal to the share of the model's next-token probability the grammar allows, and else
+    /// taking it back and drawing again, weights each token by that share: a one-step
+    /// lookahead correction. After [`MAX_RECONSIDER`] draws at one position the token stays.
+    fn review_probation(&self, seq: &mut Live<'_>, mask: &mut [bool]) {
+        let Some(probation) = seq.probation.take() else {
+            return;
+        };
+        let constraint = seq.sequence.constraint.as_mut();
+        self.allowed_now(constraint, mask);
+        let temperature = seq.sequence.sampler.temperature();
+        let kept = allowed_share(&seq.logits, &self.usable, mask, temperature);
+        if seq.sequence.sampler.uniform() < kept || !constraint.rewind() {
+            seq.retries = 0;
+            return;
+        }
+        seq.cache.forget_last(probation.fed);
+        seq.logits = probation.logits;
+        seq.produced = probation.produced;
+        seq.retries += 1;
+        seq.pressure.reconsidered += 1;
     }
 
     /// Counts what the grammar refused at a step that sampled `chosen`; with
@@ -645,6 +742,40 @@ impl LocalModel {
             pressure: seq.pressure,
         }
     }
+}
+
+/// Hands a chunk to the forward step; a sampled token leading it stays on probation.
+fn feed(seq: &mut Live<'_>, tokens: Vec<u32>, pending: Option<Probation>) -> Step {
+    seq.probation = pending.map(|p| Probation {
+        fed: tokens.len(),
+        ..p
+    });
+    Step::Feed(tokens)
+}
+
+/// The share of the model's next-token probability (softmax at `temperature`, over the tokens
+/// it may ever write) that `mask` allows.
+fn allowed_share(logits: &[f32], usable: &[bool], mask: &[bool], temperature: f64) -> f64 {
+    let top = logits
+        .iter()
+        .zip(usable)
+        .filter(|(l, u)| **u && l.is_finite())
+        .map(|(l, _)| *l)
+        .fold(f32::NEG_INFINITY, f32::max);
+    if !top.is_finite() {
+        return 1.0;
+    }
+    let (mut total, mut allowed) = (0.0f64, 0.0f64);
+    for ((logit, usable), ok) in logits.iter().zip(usable).zip(mask) {
+        if *usable && logit.is_finite() {
+            let weight = (f64::from(logit - top) / temperature.max(1e-6)).exp();
+            total += weight;
+            if *ok {
+                allowed += weight;
+            }
+        }
+    }
+    if total > 0.0 { allowed / total } else { 1.0 }
 }
 
 /// The one allowed token, if exactly one is.

@@ -25,6 +25,16 @@ impl Sampler {
         }
     }
 
+    /// The sampling temperature (0 or less: greedy).
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
+    /// A uniform draw in [0, 1) from this sampler's stream.
+    pub fn uniform(&mut self) -> f64 {
+        self.rng.random_range(0.0..1.0)
+    }
+
     /// The next token among those with `allowed[id]`; `None` when the mask allows none.
     pub fn sample(&mut self, logits: &[f32], allowed: &[bool]) -> Option<u32> {
         // The allowed tokens with a finite logit, in id order, and the best of them (ties go to

@@ -153,6 +153,20 @@ impl KvCache {
         self.len() == 0
     }
 
+    /// Forgets its last `n` own positions (tokens taken back).
+    pub fn forget_last(&mut self, n: usize) {
+        let n = n.min(self.own);
+        if n == 0 {
+            return;
+        }
+        let keep = self.own - n;
+        for layer in self.keys.iter_mut().chain(self.values.iter_mut()) {
+            let stride = layer.len() / self.own;
+            layer.truncate(keep * stride);
+        }
+        self.own = keep;
+    }
+
     /// This cache as a prefix for others (its own positions appended to its prefix's).
     pub fn into_prefix(self) -> Prefix {
         let KvCache {

@@ -206,11 +206,19 @@ impl LocalTransport {
             Value::String(rows) => Some(rows.clone()),
             _ => return Err("the grammar's answer_start must be text (CSV data lines)".into()),
         };
+        let rows = match &field["rows_wanted"] {
+            Value::Null => self.rows_per_request,
+            wanted => wanted
+                .as_u64()
+                .filter(|n| *n > 0)
+                .ok_or("the grammar's rows_wanted must be a positive number")?
+                .min(self.rows_per_request as u64) as usize,
+        };
         Ok(GrammarRequest {
             columns,
             fixed,
             decimals,
-            rows: self.rows_per_request,
+            rows,
             answer_start,
         })
     }
@@ -385,7 +393,8 @@ impl LocalTransport {
                 "sequences": plan.len(),
                 "sampled_tokens": pressure.sampled,
                 "grammar_refused_mass": pressure.mean_refused(),
-                "grammar_refused_top": pressure.top_refused
+                "grammar_refused_top": pressure.top_refused,
+                "grammar_reconsidered": pressure.reconsidered
             },
             "ehrsynth_rejected": rejected
         });

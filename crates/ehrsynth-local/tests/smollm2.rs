@@ -340,3 +340,100 @@ fn example_rows_that_open_the_answer_are_read_not_returned() {
     );
     assert_ne!(plain, continued);
 }
+
+/// Lets the first token be anything; after `trap` only two tokens the model hardly ever wants
+/// (`@`, `#`); four tokens in all. With `rewinds` it can go back (the runtime's reconsideration).
+struct Trap {
+    trap: u32,
+    unlikely: [u32; 2],
+    tokens: Vec<u32>,
+    mark: Option<usize>,
+    rewinds: bool,
+}
+
+impl TokenConstraint for Trap {
+    fn allowed(&mut self, mask: &mut [bool]) {
+        if self.tokens.len() == 1 && self.tokens[0] == self.trap {
+            let keep = |id: usize| self.unlikely.contains(&(id as u32));
+            mask.iter_mut()
+                .enumerate()
+                .for_each(|(id, m)| *m &= keep(id));
+        }
+    }
+    fn accept(&mut self, token: u32) -> Result<(), String> {
+        self.tokens.push(token);
+        Ok(())
+    }
+    fn is_finished(&self) -> bool {
+        self.tokens.len() >= 4
+    }
+    fn text(&self) -> String {
+        format!("{:?}", self.tokens)
+    }
+    fn mark(&mut self) -> bool {
+        self.mark = Some(self.tokens.len());
+        self.rewinds
+    }
+    fn rewind(&mut self) -> bool {
+        match self.mark.take() {
+            Some(len) if self.rewinds => {
+                self.tokens.truncate(len);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[test]
+fn a_sampled_token_that_leads_where_the_grammar_refuses_most_of_the_model_is_reconsidered() {
+    let Some(path) = model_or_skip() else { return };
+    let mut model = LocalModel::load(&path, 0).unwrap();
+    let prompt = model.chat_prompt(&[Message {
+        role: "user".into(),
+        content: "What is the capital of France? Answer in one word.".into(),
+    }]);
+    let ids = model.encode(&prompt).unwrap();
+    // The trap is the model's favourite first token.
+    let mut free = Unconstrained::new(&model);
+    let first = model
+        .generate(&ids, &mut free, &mut Sampler::new(0.0, 1.0, 1), 1)
+        .unwrap();
+    let trap = model.encode(&first.text).unwrap()[0];
+    let unlikely = [model.encode("@").unwrap()[0], model.encode("#").unwrap()[0]];
+    let runs = |rewinds: bool, model: &mut LocalModel| {
+        let sequences = (0..40)
+            .map(|seed| ehrsynth_local::Sequence {
+                constraint: Box::new(Trap {
+                    trap,
+                    unlikely,
+                    tokens: Vec::new(),
+                    mark: None,
+                    rewinds,
+                }),
+                sampler: Sampler::new(1.0, 1.0, seed),
+            })
+            .collect();
+        let outcome = model.generate_batch(&ids, sequences, 8).unwrap();
+        let generations: Vec<_> = outcome.sequences.into_iter().map(|g| g.unwrap()).collect();
+        let trapped = generations
+            .iter()
+            .filter(|g| g.text.starts_with(&format!("[{trap},")))
+            .count();
+        let reconsidered: usize = generations.iter().map(|g| g.pressure.reconsidered).sum();
+        (trapped, reconsidered)
+    };
+    let (trapped_plain, reconsidered_plain) = runs(false, &mut model);
+    let (trapped, reconsidered) = runs(true, &mut model);
+    eprintln!("trap: {trapped_plain}/40 without, {trapped}/40 with ({reconsidered} reconsidered)");
+    assert_eq!(reconsidered_plain, 0);
+    assert!(
+        trapped_plain >= 5,
+        "the favourite is drawn often: {trapped_plain}/40"
+    );
+    assert!(reconsidered > 0);
+    assert!(
+        trapped * 2 < trapped_plain,
+        "reconsidered: {trapped}/40 fall into the trap, without: {trapped_plain}/40"
+    );
+}

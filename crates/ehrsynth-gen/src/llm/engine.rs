@@ -477,6 +477,13 @@ impl Loop<'_> {
                 fixed,
                 decimals: &config.decimals,
                 answer_start: prompt.answer_start.as_deref(),
+                // Answers come back in order; what is accepted so far is known here.
+                rows_wanted: Some(
+                    config
+                        .target_rows
+                        .saturating_sub(self.outcome.rows.len())
+                        .max(1),
+                ),
             },
         );
         let record = RequestRecord {

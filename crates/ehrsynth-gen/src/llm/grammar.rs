@@ -1112,6 +1112,8 @@ pub struct ConstrainedDecoder {
     position: Position,
     bytes: Vec<u8>,
     ended: bool,
+    /// The state [`ConstrainedDecoder::rewind`] returns to: position, text length, ended.
+    mark: Option<(Position, usize, bool)>,
 }
 
 impl ConstrainedDecoder {
@@ -1124,6 +1126,7 @@ impl ConstrainedDecoder {
             position: Position::Header(0),
             bytes: Vec::new(),
             ended: false,
+            mark: None,
         };
         if decoder.grammar.header.is_empty() {
             decoder.position = decoder.row_start(0);
@@ -1311,6 +1314,22 @@ impl ConstrainedDecoder {
     /// True when all rows are written (only end-of-text may follow).
     pub fn is_finished(&self) -> bool {
         self.position == Position::Done
+    }
+
+    /// Remembers where the decoder stands, for [`ConstrainedDecoder::rewind`].
+    pub fn mark(&mut self) {
+        self.mark = Some((self.position, self.bytes.len(), self.ended));
+    }
+
+    /// Goes back to the last mark, forgetting the tokens accepted since; false without one.
+    pub fn rewind(&mut self) -> bool {
+        let Some((position, len, ended)) = self.mark.take() else {
+            return false;
+        };
+        self.position = position;
+        self.bytes.truncate(len);
+        self.ended = ended;
+        true
     }
 
     /// Complete data rows so far.
