@@ -82,12 +82,17 @@ fn the_chat_prompt_matches_llama_cpps_rendering_of_the_gguf_template() {
     );
 }
 
-fn greedy_answer(model: &mut LocalModel, question: &str) -> (String, usize) {
+/// The token ids of `question` as the user's message in the model's chat template.
+fn question_ids(model: &LocalModel, question: &str) -> Vec<u32> {
     let prompt = model.chat_prompt(&[Message {
         role: "user".into(),
         content: question.into(),
     }]);
-    let ids = model.encode(&prompt).unwrap();
+    model.encode(&prompt).unwrap()
+}
+
+fn greedy_answer(model: &mut LocalModel, question: &str) -> (String, usize) {
+    let ids = question_ids(model, question);
     let mut free = Unconstrained::new(model);
     let generation = model
         .generate(&ids, &mut free, &mut Sampler::new(0.0, 1.0, 1), 24)
@@ -256,11 +261,7 @@ impl TokenConstraint for NoCapitalP {
 fn the_grammar_pressure_counts_the_probability_a_constraint_refuses() {
     let Some(path) = model_or_skip() else { return };
     let mut model = LocalModel::load(&path, 0).unwrap();
-    let prompt = model.chat_prompt(&[Message {
-        role: "user".into(),
-        content: "What is the capital of France? Answer in one word.".into(),
-    }]);
-    let ids = model.encode(&prompt).unwrap();
+    let ids = question_ids(&model, "What is the capital of France? Answer in one word.");
     let mut free = Unconstrained::new(&model);
     let greedy = Sampler::new(0.0, 1.0, 1);
     let open = model
@@ -389,11 +390,7 @@ impl TokenConstraint for Trap {
 fn a_sampled_token_that_leads_where_the_grammar_refuses_most_of_the_model_is_reconsidered() {
     let Some(path) = model_or_skip() else { return };
     let mut model = LocalModel::load(&path, 0).unwrap();
-    let prompt = model.chat_prompt(&[Message {
-        role: "user".into(),
-        content: "What is the capital of France? Answer in one word.".into(),
-    }]);
-    let ids = model.encode(&prompt).unwrap();
+    let ids = question_ids(&model, "What is the capital of France? Answer in one word.");
     // The trap is the model's favourite first token.
     let mut free = Unconstrained::new(&model);
     let first = model
