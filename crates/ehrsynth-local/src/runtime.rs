@@ -4,6 +4,10 @@
 //! or [`Unconstrained`]) and its own seeded [`Sampler`]. At every step each sequence's grammar
 //! says which tokens may come next and only their logits are sampled; a token the grammar forces
 //! (the only one allowed) is taken without sampling, and a run of them is fed in one chunk.
+//! A sampled token is taken back and drawn again when, once read, the model mostly wants to go
+//! on with tokens the grammar refuses (a one-step correction of masking's bias; see
+//! `review_probation`), and each answer counts how much of the model's probability the grammar
+//! refused ([`GrammarPressure`]).
 //! A sequence's tokens depend only on its prompt, grammar and seed: not on the batch size, the
 //! other sequences or the thread count.
 //!

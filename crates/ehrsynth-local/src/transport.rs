@@ -1,7 +1,8 @@
 //! [`LocalTransport`]: the in-process model behind the engine's [`Transport`] trait. It reads the
 //! OpenAI-shaped chat request the engine builds for the `local` provider, decodes an answer under
-//! the schema grammar (columns and fixed group value from the request's grammar field, rows per
-//! request from the run's settings), and answers in OpenAI's shape (plus llama.cpp-style
+//! the schema grammar (columns, fixed group value and precision from the request's grammar
+//! field; rows per request from the run's settings, or fewer when the field says the run wants
+//! fewer), and answers in OpenAI's shape (plus llama.cpp-style
 //! `timings`), so that journal, egress log, cache, progress and parsing work unchanged.
 //!
 //! One request becomes several *sequences* of [`LocalTransport::rows_per_sequence`] rows each,
