@@ -658,7 +658,8 @@ impl LocalModel {
         let constraint = seq.sequence.constraint.as_mut();
         self.allowed_now(constraint, mask);
         let temperature = seq.sequence.sampler.temperature();
-        let kept = allowed_share(&seq.logits, &self.usable, mask, temperature);
+        let kept = next_token_share(&seq.logits, &self.usable, mask, temperature)
+            .map_or(1.0, |share| share.allowed);
         if seq.sequence.sampler.uniform() < kept || !constraint.rewind() {
             seq.retries = 0;
             return;
@@ -681,24 +682,11 @@ impl LocalModel {
         pressure: &mut GrammarPressure,
         text: &dyn Fn() -> String,
     ) {
-        let mut best: Option<(usize, f32)> = None;
-        for (id, (logit, usable)) in logits.iter().zip(&self.usable).enumerate() {
-            if *usable && logit.is_finite() && best.is_none_or(|(_, b)| *logit > b) {
-                best = Some((id, *logit));
-            }
-        }
-        let Some((top_id, top)) = best else { return };
-        let (mut total, mut allowed) = (0.0f64, 0.0f64);
-        for ((logit, usable), ok) in logits.iter().zip(&self.usable).zip(mask) {
-            if *usable && logit.is_finite() {
-                let weight = f64::from(logit - top).exp();
-                total += weight;
-                if *ok {
-                    allowed += weight;
-                }
-            }
-        }
-        let refused = 1.0 - allowed / total;
+        let Some(share) = next_token_share(logits, &self.usable, mask, 1.0) else {
+            return;
+        };
+        let refused = 1.0 - share.allowed;
+        let (top_id, top, total) = (share.favourite, logits[share.favourite], share.total);
         pressure.sampled += 1;
         pressure.refused_mass += refused;
         if mask[top_id] {
@@ -757,18 +745,31 @@ fn feed(seq: &mut Live<'_>, tokens: Vec<u32>, pending: Option<Probation>) -> Ste
     Step::Feed(tokens)
 }
 
-/// The share of the model's next-token probability (softmax at `temperature`, over the tokens
-/// it may ever write) that `mask` allows.
-fn allowed_share(logits: &[f32], usable: &[bool], mask: &[bool], temperature: f64) -> f64 {
-    let top = logits
-        .iter()
-        .zip(usable)
-        .filter(|(l, u)| **u && l.is_finite())
-        .map(|(l, _)| *l)
-        .fold(f32::NEG_INFINITY, f32::max);
-    if !top.is_finite() {
-        return 1.0;
+/// The model's next-token distribution (softmax at a temperature, over the tokens it may ever
+/// write) as the grammar sees it.
+struct NextTokenShare {
+    /// The share `mask` allows.
+    allowed: f64,
+    /// The most likely token.
+    favourite: usize,
+    /// The softmax's normaliser, with the favourite's weight 1.
+    total: f64,
+}
+
+/// [`NextTokenShare`] of `logits` under `mask` (`None` without a finite logit).
+fn next_token_share(
+    logits: &[f32],
+    usable: &[bool],
+    mask: &[bool],
+    temperature: f64,
+) -> Option<NextTokenShare> {
+    let mut best: Option<(usize, f32)> = None;
+    for (id, (logit, usable)) in logits.iter().zip(usable).enumerate() {
+        if *usable && logit.is_finite() && best.is_none_or(|(_, b)| *logit > b) {
+            best = Some((id, *logit));
+        }
     }
+    let (favourite, top) = best?;
     let (mut total, mut allowed) = (0.0f64, 0.0f64);
     for ((logit, usable), ok) in logits.iter().zip(usable).zip(mask) {
         if *usable && logit.is_finite() {
@@ -779,7 +780,11 @@ fn allowed_share(logits: &[f32], usable: &[bool], mask: &[bool], temperature: f6
             }
         }
     }
-    if total > 0.0 { allowed / total } else { 1.0 }
+    Some(NextTokenShare {
+        allowed: allowed / total,
+        favourite,
+        total,
+    })
 }
 
 /// The one allowed token, if exactly one is.

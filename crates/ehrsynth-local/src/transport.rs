@@ -262,10 +262,12 @@ impl LocalTransport {
                 _ => return bad_request("each message needs a role and a text content"),
             }
         }
-        let grammar = match self.grammar_request(body) {
+        let mut grammar = match self.grammar_request(body) {
             Ok(g) => g,
             Err(e) => return bad_request(&e),
         };
+        // The example rows belong to the shared prompt, not to each sequence's grammar.
+        let answer_start = grammar.answer_start.take();
         let max_tokens = body["max_tokens"]
             .as_u64()
             .or_else(|| body["max_completion_tokens"].as_u64())
@@ -316,7 +318,7 @@ impl LocalTransport {
         let mut text_start = String::new();
         // Example rows that open the answer: the sequences continue them (they are part of
         // the shared prompt, not of any sequence's text).
-        if let Some(rows) = &grammar.answer_start {
+        if let Some(rows) = &answer_start {
             if !self.constrained {
                 text_start = format!("{}\n", grammar.columns.join(","));
                 ids.extend(model.encode(&text_start).unwrap_or_default());
