@@ -682,6 +682,11 @@ impl LocalModel {
         pressure: &mut GrammarPressure,
         text: &dyn Fn() -> String,
     ) {
+        // Nothing refused (free decoding): no pass over the vocabulary's probabilities.
+        if mask == self.usable.as_slice() {
+            pressure.sampled += 1;
+            return;
+        }
         let Some(share) = next_token_share(logits, &self.usable, mask, 1.0) else {
             return;
         };
