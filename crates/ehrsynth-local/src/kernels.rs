@@ -552,7 +552,7 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     total
 }
 
-/// `e^x` for `x <= 0` (softmax weights), to about 2e-7 relative: `2^n · 2^f` with a degree-6
+/// `e^x` for `x <= 0` (softmax weights), to about 1e-6 relative: `2^n · 2^f` with a degree-6
 /// polynomial for `2^f`, written so that it vectorises (libm's `expf` does not).
 #[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
@@ -568,14 +568,18 @@ fn exp_nonpositive(x: f32) -> f32 {
         0.001_333_355_8,
         0.000_154_035_3,
     ];
-    let t = x.max(-87.0) * LOG2_E;
-    let n = (t + ROUND) - ROUND;
+    let t = (if x > -87.0 { x } else { -87.0 }) * LOG2_E;
+    let rounded = t + ROUND;
+    let n = rounded - ROUND;
     let f = t - n;
     let mut p = C[6];
     for c in C[..6].iter().rev() {
         p = p.mul_add(f, *c);
     }
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n's integer value read from the rounded float's low bits: the same number as `n as i32`
+    // (|n| < 2^22), without the saturating cast that keeps the loop from vectorising.
+    let whole = (rounded.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    p * f32::from_bits(((whole + 127) as u32) << 23)
 }
 
 /// Where one key/value head's vectors lie: positions in up to two runs (a shared prefix, then
@@ -611,7 +615,10 @@ fn positions<'a>(
 /// Turns scores into unnormalised softmax weights; returns their total.
 #[inline(always)]
 fn softmax_weights(row: &mut [f32]) -> f32 {
-    let top = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+    // A plain comparison (not f32::max, whose NaN rule does not vectorise).
+    let top = row
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut lanes = [0.0f32; 8];
     let mut chunks = row.chunks_exact_mut(8);
     for chunk in chunks.by_ref() {
@@ -924,6 +931,37 @@ mod tests {
                 assert_eq!(portable.to_bits(), got.to_bits(), "row {r}");
             }
         }
+    }
+
+    #[test]
+    fn softmax_exp_reads_the_exponent_as_the_saturating_cast_does() {
+        // The cast-based form it replaced, for the same polynomial.
+        fn with_cast(x: f32) -> f32 {
+            let t = x.max(-87.0) * std::f32::consts::LOG2_E;
+            let n = (t + 12_582_912.0) - 12_582_912.0;
+            let f = t - n;
+            let c = [
+                1.0,
+                std::f32::consts::LN_2,
+                0.240_226_5,
+                0.055_504_11,
+                0.009_618_129,
+                0.001_333_355_8,
+                0.000_154_035_3,
+            ];
+            let mut p = c[6];
+            for k in c[..6].iter().rev() {
+                p = p.mul_add(f, *k);
+            }
+            p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        }
+        for i in 0..200_000 {
+            let x = -(i as f32) * 0.000_6;
+            assert_eq!(exp_nonpositive(x).to_bits(), with_cast(x).to_bits(), "{x}");
+            let error = (exp_nonpositive(x) - x.exp()).abs() / x.exp().max(1e-30);
+            assert!(error < 1e-5 || x < -87.0, "{x}: relative error {error}");
+        }
+        assert_eq!(exp_nonpositive(-1e6), with_cast(-1e6));
     }
 
     #[test]
