@@ -370,8 +370,43 @@ mod avx2 {
         _mm_cvtss_f32(s1)
     }
 
-    /// [`super::key_scores`] for 64-float heads: the query in eight registers, four keys at a
-    /// time; each score's additions in the portable kernel's order.
+    /// Four keys' eight-lane accumulators summed as [`sum`] sums each (halves, then pairs,
+    /// then the last two: the same additions, four keys side by side), scaled, into `out`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn sum4_scaled(acc: &[__m256], scale: __m256, out: &mut [f32]) {
+        let (a, b, c, d) = (acc[0], acc[1], acc[2], acc[3]);
+        // [a.lo + a.hi | b.lo + b.hi] and the same for c, d.
+        let ab = _mm256_add_ps(
+            _mm256_permute2f128_ps::<0x20>(a, b),
+            _mm256_permute2f128_ps::<0x31>(a, b),
+        );
+        let cd = _mm256_add_ps(
+            _mm256_permute2f128_ps::<0x20>(c, d),
+            _mm256_permute2f128_ps::<0x31>(c, d),
+        );
+        // [a0+a2, a1+a3, c0+c2, c1+c3 | b.., d..]
+        let pairs = _mm256_add_ps(
+            _mm256_shuffle_ps::<0b01_00_01_00>(ab, cd),
+            _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd),
+        );
+        // [a, c, a, c | b, d, b, d]
+        let totals = _mm256_add_ps(
+            _mm256_shuffle_ps::<0b10_00_10_00>(pairs, pairs),
+            _mm256_shuffle_ps::<0b11_01_11_01>(pairs, pairs),
+        );
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: eight floats into eight floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_mul_ps(totals, scale)) };
+        out[0] = lanes[0];
+        out[1] = lanes[4];
+        out[2] = lanes[1];
+        out[3] = lanes[5];
+    }
+
+    /// [`super::key_scores`] for 64-float heads: the query in eight registers, eight keys at a
+    /// time (eight independent chains of additions keep the FMA units busy); each score's
+    /// additions in the portable kernel's order.
     #[target_feature(enable = "avx2,fma")]
     pub fn key_scores_64(
         q: &[f32; 64],
@@ -390,21 +425,23 @@ mod avx2 {
         let key = |i: usize, c: usize| unsafe {
             _mm256_loadu_ps(part.as_ptr().add(i * stride + offset + c * 8))
         };
-        // SAFETY: q holds 64 floats.
-        let qv: [__m256; 8] =
-            std::array::from_fn(|c| unsafe { _mm256_loadu_ps(q.as_ptr().add(c * 8)) });
+        let mut qv = [_mm256_setzero_ps(); 8];
+        for (c, v) in qv.iter_mut().enumerate() {
+            // SAFETY: q holds 64 floats.
+            *v = unsafe { _mm256_loadu_ps(q.as_ptr().add(c * 8)) };
+        }
+        let scales = _mm256_set1_ps(scale);
         let mut i = 0;
-        while i + 4 <= count {
-            let mut acc = [_mm256_setzero_ps(); 4];
+        while i + 8 <= count {
+            let mut acc = [_mm256_setzero_ps(); 8];
             for (c, qc) in qv.iter().enumerate() {
                 for (j, a) in acc.iter_mut().enumerate() {
                     *a = _mm256_fmadd_ps(*qc, key(i + j, c), *a);
                 }
             }
-            for (j, a) in acc.iter().enumerate() {
-                out[i + j] = sum(*a) * scale;
-            }
-            i += 4;
+            sum4_scaled(&acc[..4], scales, &mut out[i..i + 4]);
+            sum4_scaled(&acc[4..], scales, &mut out[i + 4..i + 8]);
+            i += 8;
         }
         while i < count {
             let mut acc = _mm256_setzero_ps();
@@ -615,9 +652,23 @@ fn positions<'a>(
 /// Turns scores into unnormalised softmax weights; returns their total.
 #[inline(always)]
 fn softmax_weights(row: &mut [f32]) -> f32 {
-    // A plain comparison (not f32::max, whose NaN rule does not vectorise).
-    let top = row
+    // The largest score, in eight lanes of plain comparisons (a maximum is the same whatever
+    // the order; f32::max's NaN rule and one running value both keep this from vectorising).
+    let mut tops = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        for i in 0..8 {
+            tops[i] = if chunk[i] > tops[i] {
+                chunk[i]
+            } else {
+                tops[i]
+            };
+        }
+    }
+    let top = chunks
+        .remainder()
         .iter()
+        .chain(&tops)
         .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut lanes = [0.0f32; 8];
     let mut chunks = row.chunks_exact_mut(8);
@@ -931,6 +982,37 @@ mod tests {
                 assert_eq!(portable.to_bits(), got.to_bits(), "row {r}");
             }
         }
+    }
+
+    #[test]
+    fn attention_gives_the_portable_kernels_bits() {
+        // Three key/value heads of 64, three query heads each; a shared prefix of 70 positions
+        // and a sequence's own 29: rows that see 1, 7, 8, 70, 71 and 99 positions.
+        let (kv_heads, group, d) = (3, 3, 64);
+        let stride = kv_heads * d;
+        let keys = [pseudo_random(70 * stride, 5), pseudo_random(29 * stride, 6)];
+        let values = [pseudo_random(70 * stride, 7), pseudo_random(29 * stride, 8)];
+        let seen = [1usize, 7, 8, 70, 71, 99];
+        let queries = pseudo_random(seen.len() * kv_heads * group * d, 9);
+        let width = kv_heads * group * d;
+        let rows: Vec<QueryRow<'_>> = seen
+            .iter()
+            .enumerate()
+            .map(|(r, &seen)| QueryRow {
+                q: &queries[r * width..(r + 1) * width],
+                keys: [&keys[0], &keys[1]],
+                values: [&values[0], &values[1]],
+                lens: [70, 29],
+                seen,
+            })
+            .collect();
+        let mut fast = vec![0.0f32; rows.len() * width];
+        attend_rows(&rows, d, kv_heads, stride, &mut fast);
+        let mut portable = vec![0.0f32; rows.len() * width];
+        attend_rows_fixed::<64>(&rows, kv_heads, stride, &mut portable, key_scores::<64>);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fast), bits(&portable));
+        assert!(fast.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
     }
 
     #[test]
