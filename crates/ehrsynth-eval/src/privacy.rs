@@ -51,7 +51,8 @@ pub struct AttackReport {
 /// The privacy section of the audit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PrivacyReport {
-    /// Share of synthetic rows closer to a member than to a non-member (ties count half),
+    /// Share of synthetic rows closer to a member than to a non-member (a tie counts as the
+    /// baseline share, n_train / (n_train + n_holdout)),
     /// corrected for the sizes of the two sets: its odds are the raw share's odds divided by
     /// n_train / n_holdout. About 0.5 is ideal; 1 means every synthetic row sits on training data.
     pub dcr_share: Option<f64>,
@@ -176,13 +177,18 @@ pub fn privacy(
         .iter()
         .map(|&d| f64::from(d))
         .collect();
+    // A tie (common in tables of few distinct values, where both distances are often 0) counts
+    // as the no-memorisation share: with no leak the nearest of the tied rows is a training row
+    // with that probability. Counting it ½ would read as "better than ideal" after the size
+    // correction whenever the training table is the larger one.
+    let tie_share = train.n_rows as f64 / (train.n_rows + holdout.n_rows) as f64;
     let dcr_share_raw = mean(
         dcr_member
             .iter()
             .zip(&dcr_non)
             .map(|(m, h)| match m.total_cmp(h) {
                 std::cmp::Ordering::Less => 1.0,
-                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Equal => tie_share,
                 std::cmp::Ordering::Greater => 0.0,
             }),
     );
@@ -266,7 +272,7 @@ pub fn privacy(
     Ok(PrivacyReport {
         dcr_share,
         dcr_share_raw,
-        dcr_share_baseline: train.n_rows as f64 / (train.n_rows + holdout.n_rows) as f64,
+        dcr_share_baseline: tie_share,
         dcr_median_synthetic_to_train: median(dcr_member.clone()),
         dcr_median_synthetic_to_holdout: median(dcr_non),
         nndr_mean,
@@ -275,4 +281,43 @@ pub fn privacy(
         non_members_evaluated: non_members.n_rows,
         attacks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(rows: &[[f32; 2]]) -> Matrix {
+        Matrix {
+            data: rows.iter().flatten().copied().collect(),
+            n_rows: rows.len(),
+            n_cols: 2,
+        }
+    }
+
+    #[test]
+    fn tied_distances_read_as_no_leak_whatever_the_set_sizes() {
+        // Two distinct rows only: every synthetic row is at distance 0 from both a training
+        // and a holdout row. Ties counted ½ gave a corrected share of 0.25 here (3:1 sizes).
+        let values = [[0.0, 1.0], [1.0, 0.0]];
+        let train = matrix(&values.repeat(30));
+        let holdout = matrix(&values.repeat(10));
+        let synthetic = matrix(&values.repeat(20));
+        let report = privacy(&train, &holdout, &synthetic, 1).unwrap();
+        assert_eq!(report.dcr_share_raw, Some(0.75));
+        assert!(
+            (report.dcr_share.unwrap() - 0.5).abs() < 1e-9,
+            "{:?}",
+            report.dcr_share
+        );
+    }
+
+    #[test]
+    fn rows_nearer_the_training_rows_still_read_as_a_leak() {
+        let train = matrix(&[[0.0, 0.0], [5.0, 5.0], [9.0, 9.0]]);
+        let holdout = matrix(&[[2.0, 2.0], [7.0, 7.0], [12.0, 12.0]]);
+        let synthetic = matrix(&[[0.1, 0.0], [5.0, 5.1], [9.0, 8.9]]);
+        let report = privacy(&train, &holdout, &synthetic, 1).unwrap();
+        assert_eq!(report.dcr_share, Some(1.0));
+    }
 }
