@@ -12,9 +12,11 @@ use crate::encode::Encoder;
 use crate::error::EvalError;
 use crate::fairness::{FairnessInputs, FairnessReport, fairness};
 use crate::fidelity::{
-    FidelityReport, copies, feature_fidelity, mean_abs_difference, pair_associations,
+    FidelityReport, absent_feature_fidelity, copies, feature_fidelity, mean_abs_difference,
+    pair_associations,
 };
 use crate::privacy::{PrivacyReport, privacy};
+use crate::roles::{NamedRoles, check_roles, closest_name};
 use crate::utility::{Labelled, LogisticUtility, ModelKind, UtilityReport, per_site, three_ways};
 
 /// Version of the JSON layout; bumped on any incompatible change.
@@ -105,6 +107,74 @@ fn require_columns(table: &Table, names: &[&str], which: &str) -> Result<(), Eva
     Ok(())
 }
 
+/// The synthetic table's columns against the schema's: what it lacks and what it adds.
+struct ColumnCheck<'a> {
+    /// Schema columns (not ids) the synthetic table does not have; each counts as a total miss.
+    missing: Vec<&'a ColumnSpec>,
+    /// Synthetic columns the schema does not know; not audited.
+    extra: Vec<String>,
+}
+
+impl<'a> ColumnCheck<'a> {
+    fn of(schema: &'a Schema, train: &Table, synthetic: &Table) -> Self {
+        let missing = schema
+            .columns()
+            .iter()
+            .filter(|c| {
+                c.role != Role::Id
+                    && synthetic.column(&c.name).is_none()
+                    && train.column(&c.name).is_some()
+            })
+            .collect();
+        let extra = synthetic
+            .column_names()
+            .into_iter()
+            .filter(|n| schema.column(n).is_none())
+            .map(str::to_string)
+            .collect();
+        Self { missing, extra }
+    }
+
+    /// One note for the missing columns and one for the extra ones, a likely renaming named.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let missing: Vec<&str> = self.missing.iter().map(|c| c.name.as_str()).collect();
+        if !missing.is_empty() {
+            let shown = if missing.len() > 12 {
+                format!(
+                    "{}, ... (all in fidelity.missing_columns)",
+                    missing[..12].join(", ")
+                )
+            } else {
+                missing.join(", ")
+            };
+            notes.push(format!(
+                "the synthetic table lacks {} of the schema's columns ({shown}); each counts as a total miss in the fidelity means",
+                missing.len()
+            ));
+        }
+        let extra: Vec<String> = self
+            .extra
+            .iter()
+            .map(|e| match closest_name(e, &missing) {
+                Some(m) => format!("{e} (renamed {m}?)"),
+                None => e.clone(),
+            })
+            .collect();
+        if !extra.is_empty() {
+            notes.push(format!(
+                "the synthetic table has {} the schema does not know, left out of the audit: {}",
+                match extra.len() {
+                    1 => "a column".to_string(),
+                    n => format!("{n} columns"),
+                },
+                extra.join(", ")
+            ));
+        }
+        notes
+    }
+}
+
 /// Labels of the target column: 1/true/positive = true; rows with a missing target are `None`.
 fn labels(table: &Table, target: &str) -> Result<Vec<Option<bool>>, EvalError> {
     let c = table
@@ -149,6 +219,14 @@ pub fn audit(
     progress: &dyn Progress,
 ) -> Result<AuditReport, EvalError> {
     let mut notes = Vec::new();
+    check_roles(
+        &train.column_names(),
+        NamedRoles {
+            target: config.target.as_deref(),
+            site: config.site.as_deref(),
+            groups: &config.groups,
+        },
+    )?;
     let target = config
         .target
         .clone()
@@ -187,12 +265,23 @@ pub fn audit(
             )));
         }
     }
+    // The roles as resolved (named or from the schema) must still be one column each.
+    check_roles(
+        &schema.names(),
+        NamedRoles {
+            target: target.as_deref(),
+            site: site.as_deref(),
+            groups: &groups,
+        },
+    )?;
+    let columns = ColumnCheck::of(schema, train, synthetic);
+    notes.extend(columns.notes());
     let mut timings = Timings::default();
 
     // Fidelity.
     let clock = Instant::now();
     progress.start("fidelity", Some(specs.len() as u64), "columns");
-    let features = specs
+    let mut features = specs
         .iter()
         .map(|s| {
             progress.advance(1);
@@ -203,14 +292,19 @@ pub fn audit(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for spec in &columns.missing {
+        if let Some(real) = train.column(&spec.name) {
+            features.push(absent_feature_fidelity(spec, real, synthetic.n_rows()));
+        }
+    }
     let pairs = pair_associations(&specs, train, synthetic)?;
     let (exact_copy_share, duplicate_share) = copies(train, synthetic, &names)?;
     let encoder_all = Encoder::fit(
         train,
         &names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     )?;
-    let detection_auroc =
-        crate::detection::detection_auroc(&encoder_all, train, synthetic, config.seed)?;
+    let detection =
+        crate::detection::detection_report(&encoder_all, train, synthetic, config.seed)?;
     progress.finish("fidelity done");
     let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
     let fidelity = FidelityReport {
@@ -225,11 +319,14 @@ pub fn audit(
                 .iter()
                 .map(|p| (p.real_spearman, p.synthetic_spearman)),
         ),
-        detection_auroc,
+        detection_auroc: detection.map(|d| d.auroc),
+        detection_auroc_raw: detection.map(|d| d.raw),
         exact_copy_share,
         duplicate_share,
         features,
         pairs,
+        missing_columns: columns.missing.iter().map(|c| c.name.clone()).collect(),
+        extra_columns: columns.extra,
     };
     timings.fidelity = clock.elapsed().as_secs_f64();
 

@@ -50,6 +50,10 @@ pub struct FeatureFidelity {
     pub real_mean: Option<f64>,
     /// Synthetic mean.
     pub synthetic_mean: Option<f64>,
+    /// The synthetic table has no such column: scored as a total miss (KS and TVD 1, KL of an
+    /// all-missing column).
+    #[serde(default)]
+    pub absent_from_synthetic: bool,
 }
 
 /// One pair of columns' association in real and synthetic data.
@@ -87,8 +91,12 @@ pub struct FidelityReport {
     pub correlation_mae: Option<f64>,
     /// Mean absolute difference of Spearman correlations over numeric pairs.
     pub spearman_mae: Option<f64>,
-    /// Cross-validated AUROC of a classifier telling real from synthetic rows (0.5 = indistinguishable, 1 = obvious).
+    /// Cross-validated AUROC of a classifier telling real from synthetic rows, equal rows kept
+    /// in one fold, floored at 0.5 (0.5 = indistinguishable, 1 = obvious).
     pub detection_auroc: Option<f64>,
+    /// The same AUROC before the floor (below 0.5 only by noise).
+    #[serde(default)]
+    pub detection_auroc_raw: Option<f64>,
     /// Share of synthetic rows identical to a real training row on every audited column.
     pub exact_copy_share: f64,
     /// Share of synthetic rows that repeat another synthetic row.
@@ -97,6 +105,12 @@ pub struct FidelityReport {
     pub features: Vec<FeatureFidelity>,
     /// Per-pair associations.
     pub pairs: Vec<PairAssociation>,
+    /// Schema columns the synthetic table lacks (each in `features` as a total miss).
+    #[serde(default)]
+    pub missing_columns: Vec<String>,
+    /// Synthetic columns the schema does not know (not audited).
+    #[serde(default)]
+    pub extra_columns: Vec<String>,
 }
 
 fn present(column: &Column) -> Vec<f64> {
@@ -257,7 +271,30 @@ pub fn feature_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) ->
         },
         real_mean: mean_of(&real_values),
         synthetic_mean: mean_of(&syn_values),
+        absent_from_synthetic: false,
     }
+}
+
+/// The fidelity of a column the synthetic table lacks: a total miss. Its KL is that of a
+/// synthetic column with every cell missing; KS and TVD take their worst value, 1.
+pub fn absent_feature_fidelity(spec: &ColumnSpec, real: &Column, rows: usize) -> FeatureFidelity {
+    let name = spec.name.as_str();
+    let empty = match spec.kind {
+        ColumnKind::Continuous => Column::continuous(name, &vec![None; rows]),
+        ColumnKind::Integer => Column::integer(name, &vec![None; rows]),
+        ColumnKind::Binary => Column::binary(name, &vec![None; rows]),
+        ColumnKind::Categorical => Column::categorical::<&str>(name, &vec![None; rows]),
+    };
+    let mut fidelity = feature_fidelity(spec, real, &empty);
+    if matches!(spec.kind, ColumnKind::Continuous | ColumnKind::Integer) {
+        fidelity.ks_statistic = Some(1.0);
+        fidelity.ks_complement = Some(0.0);
+    } else {
+        fidelity.tvd = Some(1.0);
+        fidelity.tv_complement = Some(0.0);
+    }
+    fidelity.absent_from_synthetic = true;
+    fidelity
 }
 
 /// Column values prepared once for the pairwise associations. Numeric values and ranks are

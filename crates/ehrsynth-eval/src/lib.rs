@@ -8,6 +8,7 @@
 //!   bootstrap), checked against scipy / scikit-learn / sdmetrics.
 //! - [`model`]: the histogram GBDT (XGBoost-like) and logistic regression.
 //! - [`encode`], [`neighbors`]: tables to matrices; exact blocked nearest neighbours.
+//! - [`roles`]: the target, site and group columns a run names, checked (closest-name hints).
 //! - [`html`]: a self-contained HTML rendering of one audit.
 //!
 //! Not here: reading files (ehrsynth-table), generating data (ehrsynth-gen), the study report.
@@ -23,6 +24,7 @@ pub mod importance;
 pub mod model;
 pub mod neighbors;
 pub mod privacy;
+pub mod roles;
 pub mod stats;
 pub mod utility;
 

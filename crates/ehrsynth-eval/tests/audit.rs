@@ -264,3 +264,90 @@ fn missing_columns_and_empty_tables_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_synthetic_column_counts_as_a_total_miss_and_an_extra_one_is_named() {
+    let (train, holdout, fresh) = three_parts(2000, 1000, 2000, 31);
+    let full = run(&train, &holdout, &fresh);
+    assert!(full.fidelity.missing_columns.is_empty());
+    // age renamed: "age" is missing, "age_years" is extra.
+    let renamed: Vec<Column> = fresh
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.name() == "age" {
+                c.renamed("age_years")
+            } else {
+                (**c).clone()
+            }
+        })
+        .collect();
+    let report = run(&train, &holdout, &Table::new(renamed).unwrap());
+    assert_eq!(report.fidelity.missing_columns, vec!["age".to_string()]);
+    assert_eq!(report.fidelity.extra_columns, vec!["age_years".to_string()]);
+    let age = report
+        .fidelity
+        .features
+        .iter()
+        .find(|f| f.name == "age")
+        .expect("age is still scored");
+    assert!(age.absent_from_synthetic);
+    assert_eq!(age.ks_statistic, Some(1.0));
+    assert!(age.kl.unwrap() > 1.0, "{:?}", age.kl);
+    // The means get worse, not better, for the lost column.
+    assert!(report.fidelity.ks_mean.unwrap() > full.fidelity.ks_mean.unwrap());
+    assert!(report.fidelity.kl_mean.unwrap() > full.fidelity.kl_mean.unwrap());
+    assert!(
+        report.notes.iter().any(|n| n.contains("lacks 1 of")),
+        "{:?}",
+        report.notes
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("age_years (renamed age?)")),
+        "{:?}",
+        report.notes
+    );
+}
+
+#[test]
+fn a_named_role_that_is_not_a_column_or_holds_two_roles_is_an_error() {
+    let (train, holdout, fresh) = three_parts(600, 300, 600, 32);
+    let with = |config: AuditConfig| {
+        audit(
+            &eicu_schema(),
+            &train,
+            &holdout,
+            &fresh,
+            &config,
+            &NoProgress,
+        )
+    };
+    let err = with(AuditConfig {
+        site: Some("hospital".into()),
+        ..AuditConfig::default()
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("did you mean 'hospitalid'"),
+        "{err}"
+    );
+    let err = with(AuditConfig {
+        target: Some("died".into()),
+        ..AuditConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("'died'"), "{err}");
+    let err = with(AuditConfig {
+        target: Some("death".into()),
+        groups: vec!["death".into()],
+        ..AuditConfig::default()
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("both the target and a group"),
+        "{err}"
+    );
+}

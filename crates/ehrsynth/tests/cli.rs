@@ -1043,3 +1043,73 @@ fn generate_with_a_hosted_provider_over_tls_and_a_custom_ca() {
     assert!(!stderr.contains("sk-test-secret"), "{stderr}");
     assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 4);
 }
+
+#[test]
+fn evaluate_names_wrong_roles_and_missing_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let cohort = |rows: &str, seed: &str, out: &Path| {
+        let run = ehrsynth(&[
+            "cohort",
+            "reference",
+            "--rows",
+            rows,
+            "--hospitals",
+            "6",
+            "--seed",
+            seed,
+            "--out",
+            path(out),
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    };
+    let (train, holdout, synthetic) = (p("train.csv"), p("holdout.csv"), p("syn.csv"));
+    cohort("1500", "1", &train);
+    cohort("600", "2", &holdout);
+    cohort("800", "3", &synthetic);
+    // A synthetic file without age and with its own schema removed: age is missing.
+    std::fs::remove_file(p("syn.schema.toml")).unwrap();
+    let csv = std::fs::read_to_string(&synthetic).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let age = header.iter().position(|c| *c == "age").unwrap();
+    let without_age: String = csv
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            cells.remove(age);
+            cells.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&synthetic, without_age).unwrap();
+    let base = [
+        "evaluate",
+        "--train",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+        "--synthetic",
+        path(&synthetic),
+    ];
+    let typo = ehrsynth(&[&base[..], &["--site", "hospital"]].concat());
+    assert!(!typo.status.success());
+    assert!(
+        text(&typo.stderr).contains("did you mean 'hospitalid'"),
+        "{}",
+        text(&typo.stderr)
+    );
+    let twice = ehrsynth(&[&base[..], &["--target", "death", "--group", "death"]].concat());
+    assert!(!twice.status.success());
+    assert!(text(&twice.stderr).contains("both the target and a group"));
+
+    let json = p("audit.json");
+    let run = ehrsynth(&[&base[..], &["--json", path(&json)]].concat());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).contains("lacks 1 of the schema's columns (age)"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["fidelity"]["missing_columns"][0], "age");
+    let features = report["fidelity"]["features"].as_array().unwrap();
+    let age = features.iter().find(|f| f["name"] == "age").unwrap();
+    assert_eq!(age["absent_from_synthetic"], true);
+    assert_eq!(age["ks_statistic"], 1.0);
+}

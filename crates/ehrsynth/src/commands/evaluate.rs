@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use ehrsynth_eval::roles::{NamedRoles, check_roles};
 use ehrsynth_eval::{AuditConfig, AuditReport, audit};
 use ehrsynth_table::io::read_table;
 use ehrsynth_table::schema::RoleHints;
@@ -62,20 +63,30 @@ pub fn load_schema(
     target: Option<&str>,
     site: Option<&str>,
 ) -> anyhow::Result<Schema> {
+    let roles = NamedRoles {
+        target,
+        site,
+        groups: &[],
+    };
     if let Some(path) = given {
-        return Schema::load(path)
-            .with_context(|| format!("reading the schema {}", path.display()));
+        let schema =
+            Schema::load(path).with_context(|| format!("reading the schema {}", path.display()))?;
+        check_roles(&schema.names(), roles)?;
+        return Ok(schema);
     }
     let beside = schema_path_for(data);
     if beside.exists() {
         eprintln!("using the schema {}", beside.display());
-        return Ok(Schema::load(&beside)?);
+        let schema = Schema::load(&beside)?;
+        check_roles(&schema.names(), roles)?;
+        return Ok(schema);
     }
     eprintln!(
         "no schema given and none beside {}: inferring one (pass --schema to control kinds and ranges)",
         data.display()
     );
     let table = read_table(data, None)?;
+    check_roles(&table.column_names(), roles)?;
     let hints = RoleHints {
         target: target.map(str::to_string),
         site: site.map(str::to_string),
@@ -84,7 +95,8 @@ pub fn load_schema(
     Ok(Schema::infer(&table, &hints)?)
 }
 
-/// Reads a table that holds some of the schema's columns, each converted to its schema kind.
+/// Reads a table that holds some of the schema's columns, each converted to its schema kind;
+/// columns the schema does not know are kept as read (the audit names them as extra).
 pub fn read_schema_columns(path: &Path, schema: &Schema) -> anyhow::Result<Table> {
     let raw = read_table(path, None)?;
     let mut columns = Vec::new();
@@ -115,7 +127,40 @@ pub fn read_schema_columns(path: &Path, schema: &Schema) -> anyhow::Result<Table
                 .join(", ")
         );
     }
+    columns.extend(
+        raw.columns()
+            .iter()
+            .filter(|c| schema.column(c.name()).is_none())
+            .map(|c| (**c).clone()),
+    );
     Ok(Table::new(columns)?)
+}
+
+/// The schema to audit a synthetic file with. A file written by `generate` has its own schema
+/// beside it, naming the columns it was asked for: the audit covers those (a top-10 table is
+/// not scored on the 73 columns it was never meant to have). Any other file is audited on
+/// every column of the training schema, so a column it lacks counts as a total miss.
+fn audit_schema(schema: Schema, synthetic: &Path) -> anyhow::Result<Schema> {
+    let own = schema_path_for(synthetic);
+    if !own.exists() {
+        return Ok(schema);
+    }
+    let asked = Schema::load(&own).with_context(|| format!("reading {}", own.display()))?;
+    let shared: Vec<&str> = asked
+        .names()
+        .into_iter()
+        .filter(|n| schema.column(n).is_some())
+        .collect();
+    if shared.len() == schema.columns().len() || shared.is_empty() {
+        return Ok(schema);
+    }
+    eprintln!(
+        "auditing the {} columns named by the synthetic table's own schema {} ({} training columns were not asked for)",
+        shared.len(),
+        own.display(),
+        schema.columns().len() - shared.len()
+    );
+    Ok(schema.subset(&shared)?)
 }
 
 /// Runs `ehrsynth evaluate`.
@@ -126,6 +171,14 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         args.target.as_deref(),
         args.site.as_deref(),
     )?;
+    check_roles(
+        &schema.names(),
+        NamedRoles {
+            target: args.target.as_deref(),
+            site: args.site.as_deref(),
+            groups: &args.groups,
+        },
+    )?;
     for group in &args.groups {
         schema
             .set_role(group, ehrsynth_table::Role::Group)
@@ -133,6 +186,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     }
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
     let holdout = read_table(&args.holdout, Some(&schema)).context("reading --holdout")?;
+    let schema = audit_schema(schema, &args.synthetic)?;
+    let (train, holdout) = (
+        train.select(&schema.names())?,
+        holdout.select(&schema.names())?,
+    );
     let synthetic = read_schema_columns(&args.synthetic, &schema).context("reading --synthetic")?;
     let config = AuditConfig {
         target: args.target.clone(),
