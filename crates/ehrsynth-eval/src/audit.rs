@@ -299,6 +299,9 @@ pub fn audit(
     }
     let pairs = pair_associations(&specs, train, synthetic)?;
     let (exact_copy_share, duplicate_share) = copies(train, synthetic, &names)?;
+    let exact_copy_share_baseline =
+        (holdout.n_rows() > 0).then(|| copies(train, holdout, &names).map(|(share, _)| share));
+    let exact_copy_share_baseline = exact_copy_share_baseline.transpose()?;
     let encoder_all = Encoder::fit(
         train,
         &names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
@@ -322,6 +325,7 @@ pub fn audit(
         detection_auroc: detection.map(|d| d.auroc),
         detection_auroc_raw: detection.map(|d| d.raw),
         exact_copy_share,
+        exact_copy_share_baseline,
         duplicate_share,
         features,
         pairs,

@@ -75,6 +75,18 @@ pub struct PairAssociation {
     pub synthetic_spearman: Option<f64>,
 }
 
+impl FidelityReport {
+    /// Whether the synthetic rows copy training rows more often than real holdout rows happen
+    /// to match one: a one-sided binomial test (p < 0.005, normal approximation) of the exact
+    /// copy share over `synthetic_rows` against its baseline (0 when unknown: any copy counts).
+    pub fn copies_beyond_chance(&self, synthetic_rows: usize) -> bool {
+        let b = self.exact_copy_share_baseline.unwrap_or(0.0);
+        let n = synthetic_rows.max(1) as f64;
+        let spread = (b * (1.0 - b) / n).sqrt();
+        self.exact_copy_share > b + crate::privacy::SIGNIFICANT_Z * spread
+    }
+}
+
 /// The fidelity section of the audit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FidelityReport {
@@ -99,6 +111,11 @@ pub struct FidelityReport {
     pub detection_auroc_raw: Option<f64>,
     /// Share of synthetic rows identical to a real training row on every audited column.
     pub exact_copy_share: f64,
+    /// The same share for the real holdout rows: how often a patient the generator never saw
+    /// matches a training row on every audited column (its baseline; `None` without holdout
+    /// rows). In tables of few distinct values it is far from 0.
+    #[serde(default)]
+    pub exact_copy_share_baseline: Option<f64>,
     /// Share of synthetic rows that repeat another synthetic row.
     pub duplicate_share: f64,
     /// Per-feature results.

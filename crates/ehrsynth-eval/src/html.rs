@@ -90,7 +90,14 @@ pub fn render(report: &AuditReport) -> String {
     let kpis = [
         ("mean KL (lower is better)", num(f.kl_mean, 3)),
         ("detection AUROC (0.5 ideal)", num(f.detection_auroc, 3)),
-        ("exact copies", num(Some(f.exact_copy_share), 3)),
+        (
+            "exact copies (real holdout rows)",
+            format!(
+                "{} ({})",
+                num(Some(f.exact_copy_share), 3),
+                num(f.exact_copy_share_baseline, 3)
+            ),
+        ),
         (
             "TSTR AUROC",
             num(report.utility.as_ref().and_then(|u| u.across.auroc), 3),

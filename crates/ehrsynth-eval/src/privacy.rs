@@ -77,6 +77,37 @@ pub struct PrivacyReport {
     pub attacks: Vec<AttackReport>,
 }
 
+/// One-sided z at which a privacy figure is called more than chance (p < 0.005).
+pub const SIGNIFICANT_Z: f64 = 2.576;
+
+impl PrivacyReport {
+    /// Whether more synthetic rows sit closer to a member than chance allows: the raw DCR share
+    /// against its baseline, a one-sided binomial test (normal approximation) over the
+    /// `synthetic_rows` rows. Ten rows all nearer the training side are not evidence of a leak.
+    pub fn dcr_share_beyond_chance(&self, synthetic_rows: usize) -> bool {
+        let (Some(raw), b) = (self.dcr_share_raw, self.dcr_share_baseline) else {
+            return false;
+        };
+        let n = synthetic_rows as f64;
+        let spread = (b * (1.0 - b) / n.max(1.0)).sqrt();
+        n > 0.0 && raw - b > SIGNIFICANT_Z * spread
+    }
+}
+
+impl AttackReport {
+    /// Whether the attack's AUROC is above 0.5 by more than chance: its no-signal standard error
+    /// √((m + n + 1) / (12 m n)) (Hanley and McNeil) over m members and n non-members.
+    pub fn beyond_chance(&self) -> bool {
+        let (m, n) = (self.members as f64, self.non_members as f64);
+        match self.auroc {
+            Some(auc) if m > 0.0 && n > 0.0 => {
+                auc - 0.5 > SIGNIFICANT_Z * ((m + n + 1.0) / (12.0 * m * n)).sqrt()
+            }
+            _ => false,
+        }
+    }
+}
+
 fn sample(n: usize, take: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let mut all: Vec<usize> = (0..n).collect();
     if take < n {
@@ -310,6 +341,34 @@ mod tests {
             "{:?}",
             report.dcr_share
         );
+    }
+
+    #[test]
+    fn ten_rows_near_the_training_side_are_not_called_a_leak_but_a_thousand_are() {
+        let report = |raw: f64| PrivacyReport {
+            dcr_share: None,
+            dcr_share_raw: Some(raw),
+            dcr_share_baseline: 0.8,
+            dcr_median_synthetic_to_train: None,
+            dcr_median_synthetic_to_holdout: None,
+            nndr_mean: None,
+            zero_distance_share: None,
+            members_evaluated: 0,
+            non_members_evaluated: 0,
+            attacks: vec![],
+        };
+        assert!(!report(1.0).dcr_share_beyond_chance(10));
+        assert!(report(1.0).dcr_share_beyond_chance(1000));
+        assert!(!report(0.81).dcr_share_beyond_chance(1000));
+        let attack = |auroc: f64, each: usize| AttackReport {
+            auroc: Some(auroc),
+            members: each,
+            non_members: each,
+            ..attack("distance", "", &[], &[])
+        };
+        assert!(!attack(0.7, 10).beyond_chance());
+        assert!(attack(0.7, 500).beyond_chance());
+        assert!(!attack(0.51, 500).beyond_chance());
     }
 
     #[test]

@@ -54,6 +54,12 @@ fn a_copy_of_the_training_rows_is_flagged_as_a_leak() {
     let (train, holdout, _) = three_parts(3000, 1500, 0, 11);
     let report = run(&train, &holdout, &train);
     assert_eq!(report.fidelity.exact_copy_share, 1.0);
+    // Continuous columns: no real holdout row matches a training row.
+    assert_eq!(report.fidelity.exact_copy_share_baseline, Some(0.0));
+    assert!(report.fidelity.copies_beyond_chance(report.rows.synthetic));
+    let privacy = report.privacy.as_ref().unwrap();
+    assert!(privacy.dcr_share_beyond_chance(report.rows.synthetic));
+    assert!(privacy.attacks.iter().all(|a| a.beyond_chance()));
     let privacy = report.privacy.as_ref().unwrap();
     assert!(privacy.dcr_share.unwrap() > 0.95, "{:?}", privacy.dcr_share);
     assert!(attack_auroc(&report, "distance") > 0.95);
@@ -350,4 +356,57 @@ fn a_named_role_that_is_not_a_column_or_holds_two_roles_is_an_error() {
         err.to_string().contains("both the target and a group"),
         "{err}"
     );
+}
+
+#[test]
+fn exact_copies_are_read_against_the_real_holdout_rows() {
+    // Few distinct rows: real holdout rows match training rows as often as a perfect
+    // generator's rows would, so a generator's copies at that rate are no flag.
+    let few = |rows: usize, seed: u64| {
+        let values: Vec<Option<i64>> = (0..rows)
+            .map(|i| Some(((i as u64 * 2_654_435_761 + seed) % 6) as i64))
+            .collect();
+        let flags: Vec<Option<bool>> = (0..rows)
+            .map(|i| Some((i as u64 / 7 + seed).is_multiple_of(3)))
+            .collect();
+        Table::new(vec![
+            Column::integer("level", &values),
+            Column::binary("flag", &flags),
+        ])
+        .unwrap()
+    };
+    let schema = Schema::new(vec![
+        ColumnSpec::new("level", ColumnKind::Integer),
+        ColumnSpec::new("flag", ColumnKind::Binary),
+    ])
+    .unwrap();
+    let (train, holdout, synthetic) = (few(900, 1), few(300, 2), few(600, 3));
+    let report = audit(
+        &schema,
+        &train,
+        &holdout,
+        &synthetic,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let f = &report.fidelity;
+    assert_eq!(f.exact_copy_share, 1.0);
+    assert_eq!(f.exact_copy_share_baseline, Some(1.0));
+    assert!(!f.copies_beyond_chance(report.rows.synthetic));
+    // Every distance ties: the DCR share reads as no leak, not "better than ideal".
+    let dcr = report.privacy.as_ref().unwrap().dcr_share.unwrap();
+    assert!((dcr - 0.5).abs() < 1e-9, "{dcr}");
+    // The training rows passed as synthetic: detection cannot tell them apart.
+    let itself = audit(
+        &schema,
+        &train,
+        &holdout,
+        &train,
+        &AuditConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let detection = itself.fidelity.detection_auroc_raw.unwrap();
+    assert!((detection - 0.5).abs() < 0.06, "{detection}");
 }

@@ -281,27 +281,38 @@ pub const ATTACK_FLAG: f64 = 0.6;
 /// DCR share at or above which a cell is flagged (0.5 = synthetic rows no closer to training rows).
 pub const DCR_FLAG: f64 = 0.6;
 
-/// Privacy warnings of one audit, in plain words (empty = no flag).
+/// Privacy warnings of one audit, in plain words (empty = no flag). A figure is flagged only
+/// when it is both large and beyond chance for the cell's row counts (a 10-row cell's DCR share
+/// of 1.00 is noise), and exact copies only beyond what real holdout rows show.
 pub fn privacy_flags(a: &AuditReport) -> Vec<String> {
     let mut flags = Vec::new();
-    if let Some(x) = attack_auroc(a).filter(|&x| x >= ATTACK_FLAG) {
+    if let Some(attack) = strongest_attack(a)
+        && let Some(x) = attack.auroc.filter(|&x| x >= ATTACK_FLAG)
+        && attack.beyond_chance()
+    {
         flags.push(format!("membership attack AUROC {x:.2}"));
     }
-    if let Some(x) = a
-        .privacy
-        .as_ref()
-        .and_then(|p| p.dcr_share)
-        .filter(|&x| x >= DCR_FLAG)
+    if let Some(p) = &a.privacy
+        && let Some(x) = p.dcr_share.filter(|&x| x >= DCR_FLAG)
+        && p.dcr_share_beyond_chance(a.rows.synthetic)
     {
         flags.push(format!(
             "DCR share {x:.2}: rows sit close to training patients"
         ));
     }
-    if a.fidelity.exact_copy_share > 0.0 {
-        flags.push(format!(
-            "{:.1}% exact copies of training patients",
-            100.0 * a.fidelity.exact_copy_share
-        ));
+    let f = &a.fidelity;
+    if f.exact_copy_share > 0.0 && f.copies_beyond_chance(a.rows.synthetic) {
+        flags.push(match f.exact_copy_share_baseline {
+            Some(b) => format!(
+                "{:.1}% exact copies of training patients (real holdout rows: {:.1}%)",
+                100.0 * f.exact_copy_share,
+                100.0 * b
+            ),
+            None => format!(
+                "{:.1}% exact copies of training patients",
+                100.0 * f.exact_copy_share
+            ),
+        });
     }
     flags
 }

@@ -651,7 +651,7 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
     let mut t = ReportTable::new(
         "privacy",
         "Privacy: distance to real patients and membership inference",
-        &["cell", "DCR share", "exact copies %", "strongest attack", "attack AUROC", "TPR at 1% FPR", "detection AUROC", "flags"],
+        &["cell", "DCR share", "exact copies % (real holdout %)", "strongest attack", "attack AUROC", "TPR at 1% FPR", "detection AUROC", "flags"],
     )
     .gloss(&[
         glossary::DCR,
@@ -667,7 +667,14 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
         t.rows.push(vec![
             select::cell_words(d.spec()),
             n3(a.privacy.as_ref().and_then(|p| p.dcr_share)),
-            format!("{:.1}", 100.0 * a.fidelity.exact_copy_share),
+            match a.fidelity.exact_copy_share_baseline {
+                Some(b) => format!(
+                    "{:.1} ({:.1})",
+                    100.0 * a.fidelity.exact_copy_share,
+                    100.0 * b
+                ),
+                None => format!("{:.1}", 100.0 * a.fidelity.exact_copy_share),
+            },
             attack.map_or_else(|| "–".into(), |x| x.name.clone()),
             n3(attack.and_then(|x| x.auroc)),
             n3(attack.and_then(|x| x.tpr_at_fpr_1pct)),

@@ -237,12 +237,13 @@ pub fn console_summary(r: &AuditReport) -> String {
     );
     let f = &r.fidelity;
     out += &format!(
-        "fidelity   mean KL {}  mean KS {}  correlation MAE {}  detection AUROC {}  exact copies {:.3}  out of schema {:.4}\n",
+        "fidelity   mean KL {}  mean KS {}  correlation MAE {}  detection AUROC {}  exact copies {:.3} (real holdout {})  out of schema {:.4}\n",
         fmt(f.kl_mean),
         fmt(f.ks_mean),
         fmt(f.correlation_mae),
         fmt(f.detection_auroc),
         f.exact_copy_share,
+        fmt(f.exact_copy_share_baseline),
         f.out_of_range_share
     );
     if let Some(u) = &r.utility {
