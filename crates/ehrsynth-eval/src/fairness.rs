@@ -1,7 +1,9 @@
 //! Fairness across demographic groups: for each value of each group column, how well the
 //! synthetic rows of that group match the real rows of that group (mean KL, the paper's Table 2),
 //! how well the TSTR model ranks that group's real holdout patients (AUROC), and the gaps between
-//! groups, including the equalised-odds difference of the TSTR model.
+//! groups, including the equalised-odds difference of the TSTR model. Every group carries its
+//! holdout counts and an AUROC interval; groups too small to judge are marked and left out of
+//! the gaps.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
 use crate::fidelity::feature_kl;
-use crate::stats::auroc;
+use crate::stats::{auroc, bootstrap_auroc_ap};
+use crate::utility::{BOOTSTRAP, MIN_JUDGED_ROWS, too_few_to_judge};
+
+/// Seed of the per-group bootstrap (the intervals are a property of the rows, not the run).
+const GROUP_BOOTSTRAP_SEED: u64 = 0x4752_4f55;
 
 /// One group value's results.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,10 +32,20 @@ pub struct GroupResult {
     pub synthetic_rows: usize,
     /// Real holdout rows in the group.
     pub holdout_rows: usize,
+    /// Positive rows among them (with labels).
+    #[serde(default)]
+    pub holdout_positives: usize,
     /// Mean over features of KL(real group || synthetic group) (lower is better).
     pub kl_mean: Option<f64>,
     /// TSTR AUROC on the group's holdout rows.
     pub auroc: Option<f64>,
+    /// Its 95% bootstrap interval.
+    #[serde(default)]
+    pub auroc_ci: Option<(f64, f64)>,
+    /// Too few holdout rows or positives for the AUROC and rates, or too few real or synthetic
+    /// rows for the KL (see [`crate::utility::too_few_to_judge`]): left out of the gaps.
+    #[serde(default)]
+    pub too_few: bool,
     /// True positive rate of the TSTR model at the audit threshold.
     pub tpr: Option<f64>,
     /// False positive rate at that threshold.
@@ -160,23 +176,31 @@ fn group_result(
                 .flatten()
         })
         .collect();
-    let (auroc_value, tpr, fpr) = match (inputs.predictions, threshold) {
+    let y: Vec<bool> = hold_rows.iter().map(|&i| inputs.labels[i]).collect();
+    let positives = y.iter().filter(|&&b| b).count();
+    let (auroc_value, auroc_ci, tpr, fpr) = match (inputs.predictions, threshold) {
         (Some(pred), Some(t)) => {
             let p: Vec<f64> = hold_rows.iter().map(|&i| pred[i]).collect();
-            let y: Vec<bool> = hold_rows.iter().map(|&i| inputs.labels[i]).collect();
             let (tpr, fpr) = rates(&p, &y, t);
-            (auroc(&p, &y), tpr, fpr)
+            let (ci, _) = bootstrap_auroc_ap(&p, &y, BOOTSTRAP, GROUP_BOOTSTRAP_SEED, 0.95);
+            (auroc(&p, &y), ci, tpr, fpr)
         }
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
+    let too_few = too_few_to_judge(hold_rows.len(), positives)
+        || real_rows.len() < MIN_JUDGED_ROWS
+        || syn_rows.len() < MIN_JUDGED_ROWS;
     Ok(GroupResult {
         column: column.to_string(),
         value: value.to_string(),
         real_rows: real_rows.len(),
         synthetic_rows: syn_rows.len(),
         holdout_rows: hold_rows.len(),
+        holdout_positives: positives,
         kl_mean: (!kls.is_empty()).then(|| kls.iter().sum::<f64>() / kls.len() as f64),
         auroc: auroc_value,
+        auroc_ci,
+        too_few,
         tpr,
         fpr,
     })
@@ -213,7 +237,11 @@ pub fn fairness(inputs: &FairnessInputs<'_>) -> Result<FairnessReport, EvalError
         })
         .collect::<Result<_, _>>()?;
     for column in inputs.groups {
-        let results: Vec<&GroupResult> = groups.iter().filter(|g| g.column == *column).collect();
+        // Groups too small to judge would make the gaps (a 2-row group's AUROC of 1.0 or 0.0).
+        let results: Vec<&GroupResult> = groups
+            .iter()
+            .filter(|g| g.column == *column && !g.too_few)
+            .collect();
         let eod = match (
             spread(results.iter().map(|r| r.tpr)),
             spread(results.iter().map(|r| r.fpr)),

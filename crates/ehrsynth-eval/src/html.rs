@@ -22,6 +22,21 @@ pub fn num(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
 }
 
+/// An AUROC with its interval, or "too few to judge" (with the value, greyed) for a group or a
+/// site with too few rows.
+fn judged(auroc: Option<f64>, ci: Option<(f64, f64)>, too_few: bool) -> String {
+    if too_few {
+        return format!(
+            "<span style=\"color:#888\">too few to judge ({})</span>",
+            num(auroc, 2)
+        );
+    }
+    match ci {
+        Some((lo, hi)) => format!("{} [{lo:.2}, {hi:.2}]", num(auroc, 3)),
+        None => num(auroc, 3),
+    }
+}
+
 /// A 95% interval as ` <small>[lo, hi]</small>`, or nothing when absent.
 pub fn interval(ci: Option<(f64, f64)>) -> String {
     ci.map_or_else(String::new, |(lo, hi)| {
@@ -162,28 +177,31 @@ pub fn render(report: &AuditReport) -> String {
                     if s.seen_in_training { "yes" } else { "no" },
                     s.scores.test_rows,
                     s.scores.test_positives,
-                    num(s.scores.auroc, 3)
+                    judged(s.scores.auroc, s.scores.auroc_ci, s.scores.too_few)
                 );
             }
             h.push_str("</table>");
         }
     }
     if let Some(fr) = &report.fairness {
-        h.push_str("<h2>Fairness</h2><table><tr><th>group</th><th>value</th><th>real rows</th><th>synthetic rows</th><th>KL mean</th><th>TSTR AUROC</th><th>TPR</th><th>FPR</th></tr>");
+        h.push_str("<h2>Fairness</h2><table><tr><th>group</th><th>value</th><th>real rows</th><th>synthetic rows</th><th>holdout rows (positive)</th><th>KL mean</th><th>TSTR AUROC [95% interval]</th><th>TPR</th><th>FPR</th></tr>");
         for g in &fr.groups {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&g.column),
                 esc(&g.value),
                 g.real_rows,
                 g.synthetic_rows,
+                g.holdout_rows,
+                g.holdout_positives,
                 num(g.kl_mean, 3),
-                num(g.auroc, 3),
+                judged(g.auroc, g.auroc_ci, g.too_few),
                 num(g.tpr, 3),
                 num(g.fpr, 3)
             );
         }
+        h.push_str("<p>Groups and sites with fewer than 30 holdout rows or 5 of either class are too few to judge: their figures are noise and the gaps leave them out.</p>");
         h.push_str("</table><table><tr><th>group</th><th>AUROC gap</th><th>KL gap</th><th>equalised-odds difference</th></tr>");
         for g in &fr.gaps {
             let _ = write!(

@@ -18,6 +18,19 @@ pub const BOOTSTRAP: usize = 200;
 /// Share of synthetic rows held out for the "within" score.
 pub const WITHIN_TEST_SHARE: f64 = 0.2;
 
+/// Fewest test rows, and fewest of each class, for an AUROC of a group or a site to be judged:
+/// below them its interval spans most of [0, 1] and it stays out of gaps and headlines.
+pub const MIN_JUDGED_ROWS: usize = 30;
+/// See [`MIN_JUDGED_ROWS`].
+pub const MIN_JUDGED_PER_CLASS: usize = 5;
+
+/// Whether `rows` test rows with `positives` positives are too few to judge an AUROC by.
+pub fn too_few_to_judge(rows: usize, positives: usize) -> bool {
+    rows < MIN_JUDGED_ROWS
+        || positives < MIN_JUDGED_PER_CLASS
+        || rows - positives < MIN_JUDGED_PER_CLASS
+}
+
 /// A model's scores on one test set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Scores {
@@ -37,6 +50,10 @@ pub struct Scores {
     pub test_positives: usize,
     /// Why a score is missing, when it is.
     pub note: Option<String>,
+    /// Fewer than [`MIN_JUDGED_ROWS`] test rows or [`MIN_JUDGED_PER_CLASS`] of a class: the
+    /// scores are noise and are kept out of gaps and headlines.
+    #[serde(default)]
+    pub too_few: bool,
 }
 
 /// TSTR on the real holdout rows of one hospital.
@@ -90,8 +107,17 @@ pub struct Labelled<'a> {
 /// Scores of `predictions` against `labels`, with bootstrap intervals.
 pub fn score(predictions: &[f64], labels: &[bool], train_rows: usize, seed: u64) -> Scores {
     let positives = labels.iter().filter(|&&l| l).count();
-    let note = (positives == 0 || positives == labels.len())
-        .then(|| "the test rows hold only one class".to_string());
+    let too_few = too_few_to_judge(labels.len(), positives);
+    let note = if positives == 0 || positives == labels.len() {
+        Some("the test rows hold only one class".to_string())
+    } else {
+        too_few.then(|| {
+            format!(
+                "too few to judge: {} test rows, {positives} positive (needs {MIN_JUDGED_ROWS} rows and {MIN_JUDGED_PER_CLASS} of each class)",
+                labels.len()
+            )
+        })
+    };
     let (auroc_ci, auprc_ci) = bootstrap_auroc_ap(predictions, labels, BOOTSTRAP, seed, 0.95);
     Scores {
         auroc: auroc(predictions, labels),
@@ -102,6 +128,7 @@ pub fn score(predictions: &[f64], labels: &[bool], train_rows: usize, seed: u64)
         test_rows: labels.len(),
         test_positives: positives,
         note,
+        too_few,
     }
 }
 

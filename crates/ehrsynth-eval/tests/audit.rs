@@ -410,3 +410,51 @@ fn exact_copies_are_read_against_the_real_holdout_rows() {
     let detection = itself.fidelity.detection_auroc_raw.unwrap();
     assert!((detection - 0.5).abs() < 0.06, "{detection}");
 }
+
+#[test]
+fn tiny_groups_are_marked_and_kept_out_of_the_gaps() {
+    let (train, holdout, fresh) = three_parts(3000, 1500, 3000, 33);
+    let report = audit(
+        &eicu_schema(),
+        &train,
+        &holdout,
+        &fresh,
+        &AuditConfig {
+            groups: vec!["age".into(), "is_female".into()],
+            seed: 5,
+            ..AuditConfig::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let fairness = report.fairness.as_ref().unwrap();
+    let ages: Vec<_> = fairness
+        .groups
+        .iter()
+        .filter(|g| g.column == "age")
+        .collect();
+    assert!(ages.len() > 50, "{}", ages.len());
+    for g in &ages {
+        let small = g.holdout_rows < 30
+            || g.holdout_positives < 5
+            || g.holdout_rows - g.holdout_positives < 5;
+        if small {
+            assert!(g.too_few, "{g:?}");
+        }
+    }
+    // Dozens of ages with a handful of patients each gave an AUROC gap near 1.
+    let gap = fairness.gaps.iter().find(|g| g.column == "age").unwrap();
+    assert!(gap.auroc_gap.is_none_or(|x| x < 0.5), "{gap:?}");
+    // The two sexes are judged, each with its counts and an interval.
+    for g in fairness.groups.iter().filter(|g| g.column == "is_female") {
+        assert!(!g.too_few, "{g:?}");
+        let (lo, hi) = g.auroc_ci.unwrap();
+        assert!(lo <= g.auroc.unwrap() && g.auroc.unwrap() <= hi, "{g:?}");
+    }
+    let sexes = fairness
+        .gaps
+        .iter()
+        .find(|g| g.column == "is_female")
+        .unwrap();
+    assert!(sexes.auroc_gap.is_some());
+}

@@ -566,7 +566,7 @@ pub fn fairness(results: &StudyResults) -> ReportTable {
             "AUROC gap",
             "KL gap",
             "equalised-odds difference",
-            "groups (rows: real / synthetic)",
+            "groups (rows: real / synthetic / holdout, positives)",
         ],
     )
     .gloss(&[
@@ -580,7 +580,17 @@ pub fn fairness(results: &StudyResults) -> ReportTable {
                 .groups
                 .iter()
                 .filter(|r| r.column == g.column)
-                .map(|r| format!("{}: {} / {}", r.value, r.real_rows, r.synthetic_rows))
+                .map(|r| {
+                    format!(
+                        "{}: {} / {} / {}, {}{}",
+                        r.value,
+                        r.real_rows,
+                        r.synthetic_rows,
+                        r.holdout_rows,
+                        r.holdout_positives,
+                        if r.too_few { " (too few to judge)" } else { "" }
+                    )
+                })
                 .collect();
             t.rows.push(vec![
                 method(d.spec()),
