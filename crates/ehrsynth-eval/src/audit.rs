@@ -13,7 +13,7 @@ use crate::error::EvalError;
 use crate::fairness::{FairnessInputs, FairnessReport, fairness};
 use crate::fidelity::{
     FidelityReport, absent_feature_fidelity, copies, feature_fidelity, mean_abs_difference,
-    pair_associations,
+    pair_associations, site_fidelity,
 };
 use crate::privacy::{PrivacyReport, privacy};
 use crate::roles::{NamedRoles, check_roles, closest_name};
@@ -287,6 +287,7 @@ pub fn audit(
             progress.advance(1);
             let (r, q) = (train.column(&s.name), synthetic.column(&s.name));
             match (r, q) {
+                (Some(r), Some(q)) if Some(&s.name) == site.as_ref() => Ok(site_fidelity(s, r, q)),
                 (Some(r), Some(q)) => Ok(feature_fidelity(s, r, q)),
                 _ => Err(EvalError::MissingColumn(s.name.clone())),
             }
@@ -302,18 +303,41 @@ pub fn audit(
     let exact_copy_share_baseline =
         (holdout.n_rows() > 0).then(|| copies(train, holdout, &names).map(|(share, _)| share));
     let exact_copy_share_baseline = exact_copy_share_baseline.transpose()?;
+    // Detection and privacy distances leave the site out: a hospital id is a label, and scaled
+    // into a distance it would make hospital 264 "far" from hospital 73.
     let encoder_all = Encoder::fit(
         train,
-        &names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        &names
+            .iter()
+            .filter(|n| Some(**n) != site.as_deref())
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
     )?;
     let detection =
         crate::detection::detection_report(&encoder_all, train, synthetic, config.seed)?;
     progress.finish("fidelity done");
     let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    let constant: Vec<&str> = features
+        .iter()
+        .filter(|f| f.constant_in_real)
+        .map(|f| f.name.as_str())
+        .collect();
+    if !constant.is_empty() {
+        notes.push(format!(
+            "{} constant in the real training rows, left out of the fidelity means: {}",
+            if constant.len() == 1 {
+                "one column is"
+            } else {
+                "columns are"
+            },
+            constant.join(", ")
+        ));
+    }
+    let informative = || features.iter().filter(|f| !f.constant_in_real);
     let fidelity = FidelityReport {
-        kl_mean: mean(features.iter().filter_map(|f| f.kl).collect()),
-        ks_mean: mean(features.iter().filter_map(|f| f.ks_statistic).collect()),
-        tvd_mean: mean(features.iter().filter_map(|f| f.tvd).collect()),
+        kl_mean: mean(informative().filter_map(|f| f.kl).collect()),
+        ks_mean: mean(informative().filter_map(|f| f.ks_statistic).collect()),
+        tvd_mean: mean(informative().filter_map(|f| f.tvd).collect()),
         out_of_range_share: mean(features.iter().map(|f| f.out_of_range_share).collect())
             .unwrap_or(0.0),
         correlation_mae: mean_abs_difference(pairs.iter().map(|p| (p.real, p.synthetic))),

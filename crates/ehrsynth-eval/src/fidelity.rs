@@ -54,6 +54,10 @@ pub struct FeatureFidelity {
     /// all-missing column).
     #[serde(default)]
     pub absent_from_synthetic: bool,
+    /// The real column holds at most one distinct value: a generator that repeats it scores a
+    /// perfect match that says nothing, so the column is left out of the fidelity means.
+    #[serde(default)]
+    pub constant_in_real: bool,
 }
 
 /// One pair of columns' association in real and synthetic data.
@@ -289,7 +293,42 @@ pub fn feature_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) ->
         real_mean: mean_of(&real_values),
         synthetic_mean: mean_of(&syn_values),
         absent_from_synthetic: false,
+        constant_in_real: is_constant(real),
     }
+}
+
+/// The fidelity of a site (hospital) column: its values are labels, not quantities, so it is
+/// compared as categories (TVD, JS, KL per site), never with KS or Wasserstein.
+pub fn site_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> FeatureFidelity {
+    let mut fidelity = feature_fidelity(spec, real, synthetic);
+    let (p, q) = category_counts(real, synthetic);
+    let (cp, cq) = (&p[..p.len() - 1], &q[..q.len() - 1]);
+    fidelity.kl = stats::kl_from_counts(&p, &q, KL_ALPHA);
+    fidelity.tvd = stats::tvd(cp, cq);
+    fidelity.tv_complement = fidelity.tvd.map(|t| 1.0 - t);
+    fidelity.js = stats::js_divergence(cp, cq);
+    fidelity.ks_statistic = None;
+    fidelity.ks_pvalue = None;
+    fidelity.ks_complement = None;
+    fidelity.wasserstein = None;
+    fidelity.wasserstein_iqr = None;
+    fidelity.real_mean = None;
+    fidelity.synthetic_mean = None;
+    fidelity
+}
+
+/// Whether a column holds at most one distinct present value.
+fn is_constant(column: &Column) -> bool {
+    let mut first: Option<String> = None;
+    for i in (0..column.len()).filter(|&i| !column.is_missing(i)) {
+        let value = column.value(i).to_string();
+        match &first {
+            None => first = Some(value),
+            Some(f) if *f != value => return false,
+            Some(_) => {}
+        }
+    }
+    true
 }
 
 /// The fidelity of a column the synthetic table lacks: a total miss. Its KL is that of a

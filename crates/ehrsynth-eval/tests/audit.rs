@@ -198,6 +198,27 @@ fn degenerate_columns_give_defined_values_never_nan() {
     let empty = features.iter().find(|f| f["name"] == "empty").unwrap();
     assert!(empty["ks_statistic"].is_null() && empty["wasserstein"].is_null());
     assert!(empty["kl"].as_f64().unwrap() < 0.01); // both all missing: only smoothing differs
+    // The constant and the empty columns match "perfectly" and say nothing: out of the means.
+    for name in ["constant", "empty"] {
+        let f = features.iter().find(|f| f["name"] == name).unwrap();
+        assert_eq!(f["constant_in_real"], true, "{name}");
+    }
+    let x_kl = features.iter().find(|f| f["name"] == "x").unwrap()["kl"]
+        .as_f64()
+        .unwrap();
+    let unit_kl = features.iter().find(|f| f["name"] == "unit").unwrap()["kl"]
+        .as_f64()
+        .unwrap();
+    let death_kl = features.iter().find(|f| f["name"] == "death").unwrap()["kl"]
+        .as_f64()
+        .unwrap();
+    let informative = (x_kl + unit_kl + death_kl) / 3.0;
+    assert!((report.fidelity.kl_mean.unwrap() - informative).abs() < 1e-12);
+    assert!(
+        report.notes.iter().any(|n| n.contains("constant, empty")),
+        "{:?}",
+        report.notes
+    );
     let utility = report.utility.as_ref().unwrap();
     assert!(utility.across.auroc.is_none());
     assert!(
@@ -457,4 +478,33 @@ fn tiny_groups_are_marked_and_kept_out_of_the_gaps() {
         .find(|g| g.column == "is_female")
         .unwrap();
     assert!(sexes.auroc_gap.is_some());
+}
+
+#[test]
+fn the_site_is_compared_as_labels_not_as_a_number() {
+    let (train, holdout, fresh) = three_parts(1500, 600, 1500, 34);
+    let report = audit(
+        &eicu_schema(),
+        &train,
+        &holdout,
+        &fresh,
+        &AuditConfig {
+            site: Some("hospitalid".into()),
+            ..AuditConfig::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let site = report
+        .fidelity
+        .features
+        .iter()
+        .find(|f| f.name == "hospitalid")
+        .unwrap();
+    assert!(
+        site.ks_statistic.is_none() && site.wasserstein.is_none(),
+        "{site:?}"
+    );
+    assert!(site.tvd.unwrap() < 0.1, "{site:?}");
+    assert!(site.real_mean.is_none());
 }
