@@ -17,6 +17,7 @@ use crate::fidelity::{
 };
 use crate::privacy::{PrivacyReport, privacy};
 use crate::roles::{NamedRoles, check_roles, closest_name};
+use crate::target::BinaryTarget;
 use crate::utility::{Labelled, LogisticUtility, ModelKind, UtilityReport, per_site, three_ways};
 
 /// Version of the JSON layout; bumped on any incompatible change.
@@ -31,6 +32,8 @@ pub struct AuditConfig {
     pub site: Option<String>,
     /// Group columns (default: the schema's group columns present in the synthetic table).
     pub groups: Vec<String>,
+    /// The target's positive class (default: found by [`crate::target::POSITIVE_WORDS`]).
+    pub positive: Option<String>,
     /// Seed for every random step.
     pub seed: u64,
 }
@@ -72,6 +75,9 @@ pub struct AuditReport {
     pub seed: u64,
     /// The target column.
     pub target: Option<String>,
+    /// The target's label read as the positive class ("1" for a 0/1 outcome).
+    #[serde(default)]
+    pub target_positive: Option<String>,
     /// The site column.
     pub site: Option<String>,
     /// The group columns.
@@ -175,23 +181,16 @@ impl<'a> ColumnCheck<'a> {
     }
 }
 
-/// Labels of the target column: 1/true/positive = true; rows with a missing target are `None`.
-fn labels(table: &Table, target: &str) -> Result<Vec<Option<bool>>, EvalError> {
+/// Labels of the target column in one table, read by `target`'s two classes.
+fn labels(
+    table: &Table,
+    target: &BinaryTarget,
+    which: &str,
+) -> Result<Vec<Option<bool>>, EvalError> {
     let c = table
-        .column(target)
-        .ok_or_else(|| EvalError::MissingColumn(target.to_string()))?;
-    (0..c.len())
-        .map(|i| match c.value(i) {
-            ehrsynth_table::Value::Missing => Ok(None),
-            v => match v.as_f64() {
-                Some(x) if x == 0.0 || x == 1.0 => Ok(Some(x == 1.0)),
-                _ => Err(EvalError::Invalid(format!(
-                    "target '{target}' must be binary (0/1), found '{v}' in row {}",
-                    i + 1
-                ))),
-            },
-        })
-        .collect()
+        .column(&target.column)
+        .ok_or_else(|| EvalError::MissingColumn(target.column.clone()))?;
+    target.labels(c, which)
 }
 
 /// Rows with a known label, and those labels.
@@ -378,6 +377,7 @@ pub fn audit(
     }
     let mut utility = None;
     let mut fairness_report = None;
+    let mut positive_class = None;
     match target.as_deref().filter(|t| names.contains(t)) {
         None => notes.push(
             "no target column among the audited columns: utility and fairness were skipped".into(),
@@ -388,9 +388,26 @@ pub fn audit(
         Some(target_name) => {
             progress.start("utility", None, "models");
             let encoder = Encoder::fit(train, &model_features)?;
-            let (tr_rows, tr_y) = labelled_rows(&labels(train, target_name)?);
-            let (ho_rows, ho_y) = labelled_rows(&labels(holdout, target_name)?);
-            let (sy_rows, sy_y) = labelled_rows(&labels(synthetic, target_name)?);
+            let classes = BinaryTarget::infer(
+                train
+                    .column(target_name)
+                    .ok_or_else(|| EvalError::MissingColumn(target_name.to_string()))?,
+                config.positive.as_deref(),
+            )?;
+            if classes.positive != "1" {
+                notes.push(format!(
+                    "target '{target_name}': '{}' is the positive class{}",
+                    classes.positive,
+                    classes
+                        .negative
+                        .as_ref()
+                        .map_or_else(String::new, |n| format!(", '{n}' the negative"))
+                ));
+            }
+            positive_class = Some(classes.positive.clone());
+            let (tr_rows, tr_y) = labelled_rows(&labels(train, &classes, "real training")?);
+            let (ho_rows, ho_y) = labelled_rows(&labels(holdout, &classes, "real holdout")?);
+            let (sy_rows, sy_y) = labelled_rows(&labels(synthetic, &classes, "synthetic")?);
             let dropped = train.n_rows() - tr_rows.len() + holdout.n_rows() - ho_rows.len()
                 + synthetic.n_rows()
                 - sy_rows.len();
@@ -498,6 +515,7 @@ pub fn audit(
         ehrsynth_version: env!("CARGO_PKG_VERSION").into(),
         seed: config.seed,
         target,
+        target_positive: positive_class,
         site,
         groups,
         rows: RowCounts {

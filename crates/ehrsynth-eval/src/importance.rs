@@ -89,13 +89,13 @@ pub fn importance(
     if features.is_empty() {
         return Err(EvalError::Invalid("no feature columns to rank".into()));
     }
-    let rows: Vec<usize> = (0..table.n_rows())
-        .filter(|&i| label_col.get_f64(i).is_some())
-        .collect();
-    let y: Vec<bool> = rows
-        .iter()
-        .map(|&i| label_col.get_f64(i) == Some(1.0))
-        .collect();
+    let classes = crate::target::BinaryTarget::infer(label_col, None)?;
+    let (rows, y): (Vec<usize>, Vec<bool>) = classes
+        .labels(label_col, "data")?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|b| (i, b)))
+        .unzip();
     let data = table.take(&rows);
     let (train_rows, test_rows) = stratified_indices(&y, 0.2, seed);
     let encoder = Encoder::fit(&data.take(&train_rows), &features)?;

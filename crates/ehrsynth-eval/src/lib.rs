@@ -9,6 +9,7 @@
 //! - [`model`]: the histogram GBDT (XGBoost-like) and logistic regression.
 //! - [`encode`], [`neighbors`]: tables to matrices; exact blocked nearest neighbours.
 //! - [`roles`]: the target, site and group columns a run names, checked (closest-name hints).
+//! - [`target`]: the outcome read as two classes (0/1 or two labels, the positive one stated).
 //! - [`html`]: a self-contained HTML rendering of one audit.
 //!
 //! Not here: reading files (ehrsynth-table), generating data (ehrsynth-gen), the study report.
@@ -26,6 +27,7 @@ pub mod neighbors;
 pub mod privacy;
 pub mod roles;
 pub mod stats;
+pub mod target;
 pub mod utility;
 
 pub use audit::{AuditConfig, AuditReport, audit};

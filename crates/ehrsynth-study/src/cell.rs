@@ -252,6 +252,7 @@ fn run_cell_inner(
             target: Some(context.data.target.clone()),
             site: None,
             groups,
+            positive: None,
             seed: plan.spec.seed,
         },
         progress,

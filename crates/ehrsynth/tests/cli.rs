@@ -1113,3 +1113,63 @@ fn evaluate_names_wrong_roles_and_missing_columns() {
     assert_eq!(age["absent_from_synthetic"], true);
     assert_eq!(age["ks_statistic"], 1.0);
 }
+
+#[test]
+fn a_target_of_two_labels_is_read_with_its_positive_class_stated() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rows: usize, offset: usize| {
+        let mut csv = String::from("age,smoker,outcome\n");
+        for i in 0..rows {
+            let age = 20 + (i * 37 + offset) % 70;
+            let label = if age > 65 || (i + offset).is_multiple_of(9) {
+                "1_yes"
+            } else {
+                "0_no"
+            };
+            csv += &format!(
+                "{age},{},{label}\n",
+                if i.is_multiple_of(3) { "yes" } else { "no" }
+            );
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, csv).unwrap();
+        path
+    };
+    let (train, holdout, synthetic) = (
+        write("train.csv", 400, 0),
+        write("holdout.csv", 200, 5),
+        write("syn.csv", 300, 11),
+    );
+    let json = dir.path().join("audit.json");
+    let args = [
+        "evaluate",
+        "--train",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+        "--synthetic",
+        path(&synthetic),
+        "--target",
+        "outcome",
+        "--json",
+        path(&json),
+    ];
+    let run = ehrsynth(&args);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["target_positive"], "1_yes");
+    assert!(report["utility"]["trtr"]["auroc"].as_f64().unwrap() > 0.8);
+    // The other label named as positive flips the classes.
+    let flipped = ehrsynth(&[&args[..], &["--positive", "0_no"]].concat());
+    assert!(flipped.status.success(), "{}", text(&flipped.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["target_positive"], "0_no");
+    let wrong = ehrsynth(&[&args[..], &["--positive", "maybe"]].concat());
+    assert!(!wrong.status.success());
+    assert!(text(&wrong.stderr).contains("not a value of target 'outcome'"));
+    let ranked = ehrsynth(&["importance", "--data", path(&train), "--target", "outcome"]);
+    assert!(ranked.status.success(), "{}", text(&ranked.stderr));
+    assert!(text(&ranked.stdout).contains("age"));
+}

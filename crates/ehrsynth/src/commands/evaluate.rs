@@ -45,6 +45,10 @@ pub struct EvaluateArgs {
     /// A demographic group column (repeat; default: the schema's group columns).
     #[arg(long = "group")]
     groups: Vec<String>,
+    /// The target's positive class, for an outcome of two labels the audit cannot tell apart
+    /// (default: 1, or the label that says yes / true / dead / positive).
+    #[arg(long)]
+    positive: Option<String>,
     /// Write the full results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -196,6 +200,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         target: args.target.clone(),
         site: args.site.clone(),
         groups: args.groups.clone(),
+        positive: args.positive.clone(),
         seed: args.seed,
     };
     let started = std::time::Instant::now();
