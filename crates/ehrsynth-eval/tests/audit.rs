@@ -508,3 +508,43 @@ fn the_site_is_compared_as_labels_not_as_a_number() {
     assert!(site.tvd.unwrap() < 0.1, "{site:?}");
     assert!(site.real_mean.is_none());
 }
+
+#[test]
+fn a_hospital_split_says_its_privacy_figures_mix_in_the_hospitals() {
+    let (train, holdout, fresh) = three_parts(2000, 800, 1500, 35);
+    let site = train.column("hospitalid").unwrap();
+    let first = site.value(0).to_string();
+    let split = |t: &Table, same: bool| {
+        let c = t.column("hospitalid").unwrap();
+        let rows: Vec<usize> = (0..t.n_rows())
+            .filter(|&i| (c.value(i).to_string() == first) == same)
+            .collect();
+        t.take(&rows)
+    };
+    let report = audit(
+        &eicu_schema(),
+        &split(&train, false),
+        &split(&holdout, true),
+        &fresh,
+        &AuditConfig {
+            site: Some("hospitalid".into()),
+            ..AuditConfig::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("differ by hospital")),
+        "{:?}",
+        report.notes
+    );
+    let utility = report.utility.unwrap();
+    let unseen = utility
+        .unseen_sites_pooled
+        .expect("the held-out hospital is scored");
+    assert!(unseen.test_rows > 0);
+    assert!(utility.sites.iter().all(|s| !s.seen_in_training));
+}

@@ -193,11 +193,6 @@ fn run_cell_inner(
         .train
         .select(&names)
         .map_err(|e| e.to_string())?;
-    let holdout = context
-        .split
-        .holdout
-        .select(&names)
-        .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(context.folder)
         .map_err(|e| format!("cannot create {}: {e}", context.folder.display()))?;
 
@@ -243,14 +238,33 @@ fn run_cell_inner(
         .filter(|g| names.contains(&g.as_str()))
         .cloned()
         .collect();
+    // The generator never sees the site column, but the audit reads it from the real rows, so
+    // that a hospital split reports TSTR on the held-out hospitals.
+    let site = context
+        .data
+        .schema
+        .site()
+        .filter(|s| context.split.train.column(s).is_some())
+        .map(str::to_string);
+    let with_site = |table: &Table| -> Result<Table, String> {
+        let mut wanted = names.clone();
+        if let Some(s) = site.as_deref().filter(|s| !names.contains(s)) {
+            wanted.push(s);
+        }
+        table.select(&wanted).map_err(|e| e.to_string())
+    };
+    let (audit_train, audit_holdout) = (
+        with_site(&context.split.train)?,
+        with_site(&context.split.holdout)?,
+    );
     let report = audit(
         &schema,
-        &train,
-        &holdout,
+        &audit_train,
+        &audit_holdout,
         &synthetic,
         &AuditConfig {
             target: Some(context.data.target.clone()),
-            site: None,
+            site: site.clone(),
             groups,
             positive: None,
             seed: plan.spec.seed,

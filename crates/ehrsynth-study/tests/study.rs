@@ -442,3 +442,46 @@ fn llm_cells_keep_their_request_journal_in_the_study_and_resume_from_it() {
     assert_eq!(chatty.0.load(Ordering::SeqCst), 3, "no request sent again");
     assert_eq!(second.results.cells[0].usage.requests, 3);
 }
+
+#[test]
+fn a_hospital_split_cell_reports_tstr_on_the_held_out_hospitals() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = parse(
+        r#"
+title = "hospital split"
+[data]
+source = "reference"
+rows = 1500
+hospitals = 5
+seed = 4
+[splits]
+hospital = { holdout_share = 0.4 }
+[grid]
+feature_sets = [6]
+rows = [300]
+splits = ["hospital"]
+[[generators]]
+kind = "copula"
+"#,
+    )
+    .unwrap();
+    let outcome = run(&config, dir.path(), &no_local);
+    let cell = &outcome.results.cells[0];
+    let audit = cell.audit.as_ref().expect("audited");
+    assert_eq!(audit.site.as_deref(), Some("hospitalid"));
+    // The site is read from the real rows only: not a modelled or audited column.
+    assert!(!audit.columns.iter().any(|c| c == "hospitalid"));
+    let utility = audit.utility.as_ref().unwrap();
+    let unseen = utility
+        .unseen_sites_pooled
+        .as_ref()
+        .expect("TSTR on the held-out hospitals");
+    assert!(unseen.auroc.is_some() && unseen.test_rows > 0);
+    assert!(!utility.sites.is_empty());
+    assert!(utility.sites.iter().all(|s| !s.seen_in_training));
+    assert!(
+        audit.notes.iter().any(|n| n.contains("differ by hospital")),
+        "{:?}",
+        audit.notes
+    );
+}
