@@ -258,7 +258,16 @@ fn split_evaluate_and_importance_on_the_reference_cohort() {
     ] {
         assert!(report["fidelity"][key].is_number(), "fidelity.{key}");
     }
-    let feature = &report["fidelity"]["features"][0];
+    // A numeric feature (the site, first in the table, is compared as labels: no KS).
+    let feature = report["fidelity"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "age")
+        .unwrap();
+    let site = &report["fidelity"]["features"][0];
+    assert_eq!(site["name"], "hospitalid");
+    assert!(site["ks_statistic"].is_null() && site["tvd"].is_number());
     for key in [
         "name",
         "kl",
