@@ -4,13 +4,18 @@
 //! Cells are first dictionary-coded as strings (each distinct text parsed once, which is what
 //! makes CSV reading fast: clinical values repeat a lot), then the dictionary is converted to the
 //! column's kind, inferred or given.
+//!
+//! Missing cells follow [`crate::cell`]'s rule: tokens missing in every column ("", "NA", and a
+//! caller's extra tokens) are dropped as they are pushed; tokens missing only in numeric columns
+//! ("?", "-", "n/a", ...) stay in the dictionary until the kind is known, so that in a categorical
+//! column they remain categories.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cell::{expected_text, is_missing_token, parse_binary, parse_integer, parse_number};
+use crate::cell::{MissingTokens, expected_text, parse_binary, parse_integer, parse_number};
 use crate::column::{Column, ColumnData, Validity};
 use crate::error::TableError;
 use crate::schema::ColumnKind;
@@ -67,6 +72,7 @@ pub struct TextColumnBuilder {
     entries: Vec<Box<str>>,
     first_line: Vec<u64>,
     codes: Vec<u32>,
+    missing: MissingTokens,
 }
 
 impl TextColumnBuilder {
@@ -78,10 +84,16 @@ impl TextColumnBuilder {
         }
     }
 
+    /// The same builder with the caller's extra missing tokens (see [`MissingTokens`]).
+    pub fn with_missing(mut self, missing: MissingTokens) -> Self {
+        self.missing = missing;
+        self
+    }
+
     /// Adds one cell; `line` is where it came from, used in error messages.
     pub fn push(&mut self, text: &str, line: u64) {
         let text = text.trim();
-        if is_missing_token(text) {
+        if self.missing.is_missing(text) {
             self.codes.push(MISSING);
             return;
         }
@@ -113,12 +125,24 @@ impl TextColumnBuilder {
         self.codes.is_empty()
     }
 
-    /// The kind the cells look like: binary, then integer, then continuous, else categorical.
-    /// A column with no values at all is continuous.
+    /// The kind the cells look like: binary, then integer (whole numbers, also written "2.0"),
+    /// then continuous, else categorical. Numeric-only missing tokens ("?", "-", ...) are left
+    /// out of the test, but a column of nothing else is categorical (no number says it is
+    /// numeric). A column with no values at all is continuous.
     pub fn infer_kind(&self) -> ColumnKind {
-        let all = |f: &dyn Fn(&str) -> bool| self.entries.iter().all(|e| f(e));
+        let numeric_missing = self.numeric_missing_entries();
+        let values: Vec<&str> = self
+            .entries
+            .iter()
+            .zip(&numeric_missing)
+            .filter(|&(_, &missing)| !missing)
+            .map(|(e, _)| &**e)
+            .collect();
+        let all = |f: &dyn Fn(&str) -> bool| values.iter().all(|e| f(e));
         if self.entries.is_empty() {
             ColumnKind::Continuous
+        } else if values.is_empty() {
+            ColumnKind::Categorical
         } else if all(&|e| parse_binary(e).is_some()) {
             ColumnKind::Binary
         } else if all(&|e| parse_integer(e, true).is_some()) {
@@ -130,9 +154,28 @@ impl TextColumnBuilder {
         }
     }
 
+    /// For each dictionary entry, whether it is a missing value in a numeric column.
+    fn numeric_missing_entries(&self) -> Vec<bool> {
+        self.entries
+            .iter()
+            .map(|e| self.missing.is_missing_in(ColumnKind::Continuous, e))
+            .collect()
+    }
+
     /// Builds the column as `kind` (inferred when `None`). `source` names the file in errors.
-    pub fn finish(self, kind: Option<ColumnKind>, source: &Path) -> crate::Result<Column> {
+    pub fn finish(mut self, kind: Option<ColumnKind>, source: &Path) -> crate::Result<Column> {
         let kind = kind.unwrap_or_else(|| self.infer_kind());
+        // Entries that are only missing in a numeric column become missing cells now.
+        let dropped = if kind.is_numeric() {
+            self.numeric_missing_entries()
+        } else {
+            vec![false; self.entries.len()]
+        };
+        for code in &mut self.codes {
+            if *code != MISSING && dropped[*code as usize] {
+                *code = MISSING;
+            }
+        }
         let mut validity = Validity::filled(self.codes.len(), true);
         for (i, &code) in self.codes.iter().enumerate() {
             if code == MISSING {
@@ -152,24 +195,34 @@ impl TextColumnBuilder {
                     dictionary: Arc::new(dictionary),
                 }
             }
-            ColumnKind::Continuous => {
-                ColumnData::Continuous(self.decode(kind, source, parse_number, f64::NAN)?)
-            }
-            ColumnKind::Integer => {
-                ColumnData::Integer(self.decode(kind, source, |t| parse_integer(t, false), 0)?)
-            }
+            ColumnKind::Continuous => ColumnData::Continuous(self.decode(
+                kind,
+                source,
+                &dropped,
+                parse_number,
+                f64::NAN,
+            )?),
+            ColumnKind::Integer => ColumnData::Integer(self.decode(
+                kind,
+                source,
+                &dropped,
+                |t| parse_integer(t, false),
+                0,
+            )?),
             ColumnKind::Binary => {
-                ColumnData::Binary(self.decode(kind, source, parse_binary, false)?)
+                ColumnData::Binary(self.decode(kind, source, &dropped, parse_binary, false)?)
             }
         };
         Ok(Column::new(self.name, data, validity))
     }
 
-    /// Parses each dictionary entry once, then maps every cell through the parsed entries.
+    /// Parses each dictionary entry once (but the `dropped` ones, no cell refers to them any
+    /// more), then maps every cell through the parsed entries.
     fn decode<T: Copy>(
         &self,
         kind: ColumnKind,
         source: &Path,
+        dropped: &[bool],
         parse: impl Fn(&str) -> Option<T>,
         placeholder: T,
     ) -> crate::Result<Vec<T>> {
@@ -178,6 +231,9 @@ impl TextColumnBuilder {
             .iter()
             .enumerate()
             .map(|(i, entry)| {
+                if dropped[i] {
+                    return Ok(placeholder);
+                }
                 parse(entry).ok_or_else(|| TableError::Parse {
                     path: source.to_path_buf(),
                     line: self.first_line[i],
@@ -210,6 +266,7 @@ pub struct NumericColumnBuilder {
     values: Vec<f64>,
     validity: Validity,
     first_bad: Option<(String, u64)>,
+    missing: MissingTokens,
 }
 
 impl NumericColumnBuilder {
@@ -221,13 +278,20 @@ impl NumericColumnBuilder {
             values: Vec::new(),
             validity: Validity::new(),
             first_bad: None,
+            missing: MissingTokens::default(),
         }
+    }
+
+    /// The same builder with the caller's extra missing tokens (see [`MissingTokens`]).
+    pub fn with_missing(mut self, missing: MissingTokens) -> Self {
+        self.missing = missing;
+        self
     }
 
     /// Adds one cell; `line` is where it came from.
     pub fn push(&mut self, text: &str, line: u64) {
         let text = text.trim();
-        if is_missing_token(text) {
+        if self.missing.is_missing_in(self.kind, text) {
             self.values.push(0.0);
             self.validity.push(false);
             return;
@@ -297,6 +361,14 @@ impl ColumnBuilder {
         }
     }
 
+    /// The same builder with the caller's extra missing tokens (see [`MissingTokens`]).
+    pub fn with_missing(self, missing: MissingTokens) -> Self {
+        match self {
+            ColumnBuilder::Text(b, kind) => ColumnBuilder::Text(b.with_missing(missing), kind),
+            ColumnBuilder::Numeric(b) => ColumnBuilder::Numeric(b.with_missing(missing)),
+        }
+    }
+
     /// Adds one cell.
     pub fn push(&mut self, text: &str, line: u64) {
         match self {
@@ -338,7 +410,7 @@ mod tests {
             ColumnKind::Integer
         );
         assert_eq!(
-            build(&["3.0", "12"], None).unwrap().kind(),
+            build(&["3.5", "12"], None).unwrap().kind(),
             ColumnKind::Continuous
         );
         assert_eq!(
@@ -348,6 +420,75 @@ mod tests {
         assert_eq!(
             build(&["", ""], None).unwrap().kind(),
             ColumnKind::Continuous
+        );
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_decimal_point_are_integers() {
+        let col = build(&["1.0", "2.0", "", "12.00", "-3"], None).unwrap();
+        assert_eq!(col.kind(), ColumnKind::Integer);
+        assert_eq!(col.value(3), Value::Integer(12));
+        assert_eq!(col.value(4), Value::Integer(-3));
+        assert_eq!(
+            build(&["1.0", "2.5"], None).unwrap().kind(),
+            ColumnKind::Continuous
+        );
+        assert_eq!(
+            build(&["0.0", "1.0"], None).unwrap().kind(),
+            ColumnKind::Binary
+        );
+    }
+
+    #[test]
+    fn numeric_missing_tokens_are_missing_beside_numbers_and_categories_elsewhere() {
+        let age = build(
+            &["63", "?", "71", ".", "-", "na", "n/a", "Missing", "-3"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(age.kind(), ColumnKind::Integer);
+        assert_eq!(age.missing_count(), 6);
+        assert_eq!(age.value(8), Value::Integer(-3));
+        let lactate = build(&["1.5", "-", ".5"], None).unwrap();
+        assert_eq!(lactate.kind(), ColumnKind::Continuous);
+        assert_eq!(lactate.value(2), Value::Number(0.5));
+        let rh = build(&["+", "-", "+"], None).unwrap();
+        assert_eq!(rh.kind(), ColumnKind::Categorical);
+        assert_eq!(rh.value(1), Value::Category("-"));
+        let only_tokens = build(&["?", "-"], None).unwrap();
+        assert_eq!(only_tokens.kind(), ColumnKind::Categorical);
+        let typed = build(&["?", "4"], Some(ColumnKind::Integer)).unwrap();
+        assert_eq!(
+            (typed.value(0), typed.value(1)),
+            (Value::Missing, Value::Integer(4))
+        );
+        let mut direct = NumericColumnBuilder::new("c", ColumnKind::Continuous);
+        for (i, c) in ["?", "1.5", "N/A"].iter().enumerate() {
+            direct.push(c, i as u64 + 2);
+        }
+        assert_eq!(
+            direct.finish(Path::new("f.csv")).unwrap().missing_count(),
+            2
+        );
+    }
+
+    #[test]
+    fn extra_missing_tokens_are_missing_in_every_column() {
+        let extra = || MissingTokens::with_extra(["-99", "not recorded"]);
+        let mut b = TextColumnBuilder::new("c").with_missing(extra());
+        for (i, c) in ["5", "-99", "7"].iter().enumerate() {
+            b.push(c, i as u64 + 2);
+        }
+        let col = b.finish(None, Path::new("f.csv")).unwrap();
+        assert_eq!((col.kind(), col.missing_count()), (ColumnKind::Integer, 1));
+        let mut b = ColumnBuilder::for_kind("c", None).with_missing(extra());
+        for (i, c) in ["MICU", "Not Recorded", "SICU"].iter().enumerate() {
+            b.push(c, i as u64 + 2);
+        }
+        let col = b.finish(Path::new("f.csv")).unwrap();
+        assert_eq!(
+            (col.kind(), col.missing_count()),
+            (ColumnKind::Categorical, 1)
         );
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::cell::{expected_text, is_missing_token, parse_binary, parse_integer, parse_number};
+use crate::cell::{expected_text, is_missing_in, parse_binary, parse_integer, parse_number};
 use crate::column::Value;
 use crate::error::{TableError, short_list};
 use crate::schema::{ColumnKind, ColumnSpec, Schema};
@@ -143,9 +143,10 @@ fn check_range(spec: &ColumnSpec, value: f64) -> Option<RejectReason> {
     })
 }
 
-/// Validates one text cell against one column spec.
+/// Validates one text cell against one column spec. Missing cells follow [`is_missing_in`]: "?"
+/// or "-" is a missing number in a numeric column but a category in a categorical one.
 pub fn validate_text(spec: &ColumnSpec, text: &str) -> Option<RejectReason> {
-    if is_missing_token(text) {
+    if is_missing_in(spec.kind, text) {
         return (!spec.missing_allowed).then_some(RejectReason::MissingNotAllowed);
     }
     let wrong_type = || RejectReason::WrongType {
@@ -312,6 +313,16 @@ mod tests {
         let missing = s.validate_cells(&["", "white", "1", "0"]).unwrap_err();
         assert_eq!(missing[0].reason, RejectReason::MissingNotAllowed);
         assert!(s.validate_cells(&["40", "white"]).is_err());
+    }
+
+    #[test]
+    fn numeric_missing_tokens_are_missing_in_numeric_columns_only() {
+        let s = schema();
+        assert!(s.validate_cells(&["40", "white", "?", "-"]).is_ok());
+        let missing = s.validate_cells(&["n/a", "white", "1", "0"]).unwrap_err();
+        assert_eq!(missing[0].reason, RejectReason::MissingNotAllowed);
+        let category = s.validate_cells(&["40", "?", "1", "0"]).unwrap_err();
+        assert_eq!(category[0].reason.label(), "unknown_category");
     }
 
     #[test]

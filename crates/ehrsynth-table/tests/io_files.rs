@@ -168,3 +168,88 @@ fn unknown_extensions_and_absent_files_are_errors() {
     let path = write(dir.path(), "bad.parquet", b"not parquet at all");
     assert!(error_of(&path, None).contains("Parquet error"));
 }
+
+#[test]
+fn semicolon_and_tab_separated_files_are_sniffed() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "semi.csv", b"los;hmo;white\n3.5;1;0\n4;0;1\n");
+    let t = read_table(&csv, None).unwrap();
+    assert_eq!(t.column_names(), vec!["los", "hmo", "white"]);
+    assert_eq!(t.column("los").unwrap().kind(), ColumnKind::Continuous);
+    let tsv = write(
+        dir.path(),
+        "tabs.csv.gz",
+        &gzip(b"age\tsex\n40\tF\n51\tM\n"),
+    );
+    let t = read_table(&tsv, None).unwrap();
+    assert_eq!(t.column_names(), vec!["age", "sex"]);
+    let schema = Schema::infer(&t, &RoleHints::default()).unwrap();
+    assert_eq!(read_table(&tsv, Some(&schema)).unwrap().n_rows(), 2);
+}
+
+#[test]
+fn a_ragged_line_after_a_sniffed_separator_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "ragged.csv", b"a;b;c\n1;2;3\n4;5\n");
+    let err = error_of(&path, None);
+    assert!(
+        err.contains("line 3") && err.contains("read as ';'-separated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn read_options_set_the_separator_and_extra_missing_tokens() {
+    use ehrsynth_table::NoProgress;
+    use ehrsynth_table::cell::MissingTokens;
+    use ehrsynth_table::io::{ReadOptions, read_table_with_options};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "t.csv", b"a;b\n5;x\n-99;y\n");
+    let options = ReadOptions {
+        delimiter: Some(b','),
+        missing: MissingTokens::with_extra(["-99"]),
+    };
+    let t = read_table_with_options(&path, None, &options, &NoProgress).unwrap();
+    assert_eq!(t.column_names(), vec!["a;b"]);
+    let options = ReadOptions {
+        delimiter: None,
+        ..options
+    };
+    let t = read_table_with_options(&path, None, &options, &NoProgress).unwrap();
+    let a = t.column("a").unwrap();
+    assert_eq!((a.kind(), a.missing_count()), (ColumnKind::Integer, 1));
+}
+
+#[test]
+fn missing_tokens_and_decimal_integers_infer_numeric_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "uci.csv",
+        b"age,los,sign,count\n63,1.5,+,1.0\n?,.5,-,2.0\n71,-,+,\n.,-3,-,3.0\nn/a,2,+,NA\n",
+    );
+    let t = read_table(&path, None).unwrap();
+    let kinds: Vec<ColumnKind> = t.columns().iter().map(|c| c.kind()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ColumnKind::Integer,
+            ColumnKind::Continuous,
+            ColumnKind::Categorical,
+            ColumnKind::Integer
+        ]
+    );
+    assert_eq!(t.column("age").unwrap().missing_count(), 3);
+    assert_eq!(t.column("los").unwrap().value(3), Value::Number(-3.0));
+    assert_eq!(t.column("sign").unwrap().value(1), Value::Category("-"));
+    assert_eq!(t.column("count").unwrap().value(3), Value::Integer(3));
+    // The same file read with the inferred schema gives the same table.
+    let schema = Schema::infer(&t, &RoleHints::default()).unwrap();
+    assert_same(&t, &read_table(&path, Some(&schema)).unwrap());
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}

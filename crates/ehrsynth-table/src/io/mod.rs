@@ -3,7 +3,9 @@
 //!
 //! Reading without a schema infers each column's kind; reading with a schema selects the
 //! schema's columns in its order and parses each as its kind, failing with the file, line and
-//! column of the first cell that does not fit.
+//! column of the first cell that does not fit. Delimited text has its separator sniffed from the
+//! header (comma, semicolon or tab, whatever the extension says) and its missing cells read by
+//! [`crate::cell`]'s rule; [`ReadOptions`] overrides the separator and adds missing tokens.
 
 pub mod csv;
 #[cfg(feature = "parquet")]
@@ -11,6 +13,7 @@ pub mod parquet;
 
 use std::path::Path;
 
+use crate::cell::MissingTokens;
 use crate::error::TableError;
 use crate::progress::{NoProgress, Progress};
 use crate::schema::Schema;
@@ -21,7 +24,7 @@ use crate::table::Table;
 pub enum Format {
     /// Delimited text; `gzip` when the name ends in `.gz`.
     Delimited {
-        /// Field delimiter (`,` or tab).
+        /// Field delimiter the extension names (`,` or tab); reading sniffs the file's own.
         delimiter: u8,
         /// Whether the file is gzip-compressed.
         gzip: bool,
@@ -61,6 +64,17 @@ impl Format {
     }
 }
 
+/// How to read a file, beyond what its extension says. The default sniffs the separator and
+/// uses the built-in missing tokens.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Field separator of delimited text; `None` sniffs it ([`csv::sniff_delimiter`]).
+    pub delimiter: Option<u8>,
+    /// Missing tokens of delimited text, with any extra ones ([`MissingTokens::with_extra`]).
+    /// Parquet files mark missing values themselves and ignore this.
+    pub missing: MissingTokens,
+}
+
 /// Reads a table, inferring column kinds, or parsing them as `schema` says when one is given.
 pub fn read_table(path: &Path, schema: Option<&Schema>) -> crate::Result<Table> {
     read_table_with_progress(path, schema, &NoProgress)
@@ -72,9 +86,19 @@ pub fn read_table_with_progress(
     schema: Option<&Schema>,
     progress: &dyn Progress,
 ) -> crate::Result<Table> {
+    read_table_with_options(path, schema, &ReadOptions::default(), progress)
+}
+
+/// [`read_table_with_progress`] with a chosen separator or extra missing tokens.
+pub fn read_table_with_options(
+    path: &Path,
+    schema: Option<&Schema>,
+    options: &ReadOptions,
+    progress: &dyn Progress,
+) -> crate::Result<Table> {
     match Format::from_path(path)? {
         Format::Delimited { delimiter, gzip } => {
-            csv::read_delimited(path, delimiter, gzip, schema, progress)
+            csv::read_delimited(path, delimiter, gzip, schema, options, progress)
         }
         Format::Parquet => read_parquet(path, schema),
     }
