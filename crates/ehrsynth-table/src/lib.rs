@@ -7,9 +7,13 @@
 //! - [`Schema`] and [`ColumnSpec`]: kind, unit, valid range, categories, whether missing values are
 //!   allowed, a description and a [`Role`] per column; inferred from data ([`Schema::infer`]) and
 //!   read from / written to an editable TOML file.
+//! - Cell parsing and the one missing-value rule ([`cell`]): which texts are missing in every
+//!   column and which only in numeric ones.
+//! - Notes on columns inference should tell about, constant or id-like ([`profile`]).
 //! - Row validation ([`Schema::validate_cells`], [`Schema::validate_table`]) that says, for every
 //!   rejected row, which column failed and why.
-//! - CSV (plain or `.csv.gz`) and Parquet reading and writing chosen by file extension ([`io`]).
+//! - CSV (plain or `.csv.gz`) and Parquet reading and writing chosen by file extension ([`io`]);
+//!   the CSV separator (comma, semicolon or tab) is sniffed from the header.
 //! - Seeded splits: stratified train/holdout and hospital (site) hold-outs ([`split`]).
 //! - A tiny [`Progress`] trait so library code can report long work without depending on a UI crate.
 //!
@@ -19,6 +23,7 @@ pub mod cell;
 pub mod column;
 pub mod error;
 pub mod io;
+pub mod profile;
 pub mod progress;
 pub mod schema;
 pub mod split;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::column::{Column, ColumnData};
 use crate::error::{TableError, short_list};
+use crate::profile::proposes_id;
 use crate::table::Table;
 
 /// The storage kind of a column.
@@ -341,7 +342,9 @@ impl Schema {
     }
 
     /// Infers a schema from a table: kinds from the columns, observed ranges and categories,
-    /// missing allowed where missing cells occur, roles from `hints`.
+    /// missing allowed where missing cells occur, roles from `hints`. Columns that look like
+    /// identifiers get role `id` unless a hint says otherwise ([`crate::profile::proposes_id`]);
+    /// constant columns keep their role, and [`crate::profile::notes`] tells callers about both.
     pub fn infer(table: &Table, hints: &RoleHints) -> crate::Result<Self> {
         let mut columns: Vec<ColumnSpec> = table.columns().iter().map(|c| infer_spec(c)).collect();
         let mut assign = |name: &str, role: Role| -> crate::Result<()> {
@@ -396,24 +399,10 @@ fn infer_spec(column: &Column) -> ColumnSpec {
             }
         }
     }
-    if looks_like_identifier(column) {
+    if proposes_id(column) {
         spec.role = Role::Id;
     }
     spec
-}
-
-/// An integer or text column named like an id whose values are all distinct.
-fn looks_like_identifier(column: &Column) -> bool {
-    let name = column.name().to_ascii_lowercase();
-    if !(name.ends_with("id") || name.ends_with("_id")) || column.len() < 2 {
-        return false;
-    }
-    let mut seen = HashSet::new();
-    match column.data() {
-        ColumnData::Integer(v) => v.iter().all(|x| seen.insert(*x)),
-        ColumnData::Categorical { codes, .. } => codes.iter().all(|x| seen.insert(i64::from(*x))),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -444,6 +433,28 @@ mod tests {
         assert!(!s.column("unit").unwrap().missing_allowed);
         assert_eq!(s.column("unit").unwrap().categories, vec!["MICU", "SICU"]);
         assert_eq!(s.target(), Some("death"));
+    }
+
+    #[test]
+    fn id_shaped_columns_get_role_id_and_hints_win() {
+        let n = crate::profile::MIN_ID_ROWS as i64;
+        let rows: Vec<Option<i64>> = (1..=n).map(Some).collect();
+        let ages: Vec<Option<i64>> = (1..=n).map(|i| Some(40 + i % 7)).collect();
+        let same: Vec<Option<&str>> = (0..n).map(|_| Some("eICU")).collect();
+        let t = Table::new(vec![
+            Column::integer("row", &rows),
+            Column::integer("age", &ages),
+            Column::categorical("source", &same),
+        ])
+        .unwrap();
+        let s = Schema::infer(&t, &RoleHints::default()).unwrap();
+        let roles: Vec<Role> = s.columns().iter().map(|c| c.role).collect();
+        assert_eq!(roles, vec![Role::Id, Role::Feature, Role::Feature]);
+        let hints = RoleHints {
+            target: Some("row".into()),
+            ..Default::default()
+        };
+        assert_eq!(Schema::infer(&t, &hints).unwrap().target(), Some("row"));
     }
 
     #[test]
