@@ -1182,3 +1182,43 @@ fn a_target_of_two_labels_is_read_with_its_positive_class_stated() {
     assert!(ranked.status.success(), "{}", text(&ranked.stderr));
     assert!(text(&ranked.stdout).contains("age"));
 }
+
+#[test]
+fn schema_reads_a_semicolon_file_names_ids_constants_and_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trial.csv");
+    let mut csv = String::from("patient_id;age;site_code;outcome\n");
+    for i in 0..40 {
+        let age = if i % 7 == 0 {
+            "?".to_string()
+        } else {
+            (30 + i).to_string()
+        };
+        csv += &format!(
+            "{};{age};3;{}\n",
+            500 + i,
+            if i % 4 == 0 { "1_yes" } else { "0_no" }
+        );
+    }
+    std::fs::write(&file, csv).unwrap();
+    let typo = ehrsynth(&["schema", path(&file), "--target", "outcom"]);
+    assert!(!typo.status.success());
+    assert!(
+        text(&typo.stderr).contains("did you mean 'outcome'"),
+        "{}",
+        text(&typo.stderr)
+    );
+    let run = ehrsynth(&["schema", path(&file), "--target", "outcome"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let (toml, notes) = (text(&run.stdout), text(&run.stderr));
+    // Four columns, age an integer despite its "?" cells, the id given role id.
+    assert!(
+        toml.contains("name = \"age\"\nkind = \"integer\""),
+        "{toml}"
+    );
+    assert!(
+        notes.contains("column patient_id: unique per row"),
+        "{notes}"
+    );
+    assert!(notes.contains("column site_code: constant"), "{notes}");
+}

@@ -64,7 +64,23 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
                 groups: args.groups.clone(),
                 ids: args.ids.clone(),
             };
-            Schema::infer(&table, &hints)?
+            ehrsynth_eval::roles::check_roles(
+                &table.column_names(),
+                ehrsynth_eval::roles::NamedRoles {
+                    target: args.target.as_deref(),
+                    site: args.site.as_deref(),
+                    groups: &args.groups,
+                },
+            )?;
+            let schema = Schema::infer(&table, &hints)?;
+            for (column, note) in ehrsynth_table::profile::notes(&table) {
+                let role = schema
+                    .column(column)
+                    .filter(|c| c.role == ehrsynth_table::Role::Id)
+                    .map_or("", |_| " (given role id: delete that line to audit it)");
+                eprintln!("note: column {column}: {note}{role}");
+            }
+            schema
         }
     };
     match &args.out {
