@@ -120,7 +120,7 @@ fn bad_input_gives_one_clear_error_and_a_failing_exit() {
         (vec!["schema", "nope.csv"], "nope.csv"),
         (
             vec!["schema", path(&good), "--target", "zzz"],
-            "no column named 'zzz'",
+            "the target column 'zzz' is not a column",
         ),
         (
             vec![
