@@ -322,9 +322,11 @@ pub fn audit(
     }
     let pairs = pair_associations(&specs, train, synthetic)?;
     let (exact_copy_share, duplicate_share) = copies(train, synthetic, &names)?;
-    let exact_copy_share_baseline =
-        (holdout.n_rows() > 0).then(|| copies(train, holdout, &names).map(|(share, _)| share));
-    let exact_copy_share_baseline = exact_copy_share_baseline.transpose()?;
+    let exact_copy_share_baseline = if holdout.n_rows() > 0 {
+        Some(copies(train, holdout, &names)?.0)
+    } else {
+        None
+    };
     // Detection and privacy distances leave the site out: a hospital id is a label, and scaled
     // into a distance it would make hospital 264 "far" from hospital 73.
     let encoder_all = Encoder::fit(

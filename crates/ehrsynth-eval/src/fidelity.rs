@@ -317,18 +317,9 @@ pub fn site_fidelity(spec: &ColumnSpec, real: &Column, synthetic: &Column) -> Fe
     fidelity
 }
 
-/// Whether a column holds at most one distinct present value.
+/// Whether a column holds at most one distinct present value (all-missing included).
 fn is_constant(column: &Column) -> bool {
-    let mut first: Option<String> = None;
-    for i in (0..column.len()).filter(|&i| !column.is_missing(i)) {
-        let value = column.value(i).to_string();
-        match &first {
-            None => first = Some(value),
-            Some(f) if *f != value => return false,
-            Some(_) => {}
-        }
-    }
-    true
+    column.missing_count() == column.len() || ehrsynth_table::profile::is_constant(column)
 }
 
 /// The fidelity of a column the synthetic table lacks: a total miss. Its KL is that of a
