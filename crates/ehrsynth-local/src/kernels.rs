@@ -370,21 +370,23 @@ mod avx2 {
         _mm_cvtss_f32(s1)
     }
 
+    /// `[a.lo + a.hi | b.lo + b.hi]`: two accumulators' first addition, side by side.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn halves_added(a: __m256, b: __m256) -> __m256 {
+        _mm256_add_ps(
+            _mm256_permute2f128_ps::<0x20>(a, b),
+            _mm256_permute2f128_ps::<0x31>(a, b),
+        )
+    }
+
     /// Four keys' eight-lane accumulators summed as [`sum`] sums each (halves, then pairs,
     /// then the last two: the same additions, four keys side by side), scaled, into `out`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn sum4_scaled(acc: &[__m256], scale: __m256, out: &mut [f32]) {
-        let (a, b, c, d) = (acc[0], acc[1], acc[2], acc[3]);
         // [a.lo + a.hi | b.lo + b.hi] and the same for c, d.
-        let ab = _mm256_add_ps(
-            _mm256_permute2f128_ps::<0x20>(a, b),
-            _mm256_permute2f128_ps::<0x31>(a, b),
-        );
-        let cd = _mm256_add_ps(
-            _mm256_permute2f128_ps::<0x20>(c, d),
-            _mm256_permute2f128_ps::<0x31>(c, d),
-        );
+        let (ab, cd) = (halves_added(acc[0], acc[1]), halves_added(acc[2], acc[3]));
         // [a0+a2, a1+a3, c0+c2, c1+c3 | b.., d..]
         let pairs = _mm256_add_ps(
             _mm256_shuffle_ps::<0b01_00_01_00>(ab, cd),
