@@ -25,18 +25,33 @@ fn three_parts(train: usize, holdout: usize, rest: usize, seed: u64) -> (Table, 
 }
 
 fn run(train: &Table, holdout: &Table, synthetic: &Table) -> AuditReport {
+    run_with(
+        train,
+        holdout,
+        synthetic,
+        AuditConfig {
+            seed: 5,
+            ..AuditConfig::default()
+        },
+    )
+    .expect("audit runs")
+}
+
+/// The audit on the eICU schema with a given configuration.
+fn run_with(
+    train: &Table,
+    holdout: &Table,
+    synthetic: &Table,
+    config: AuditConfig,
+) -> Result<AuditReport, ehrsynth_eval::EvalError> {
     audit(
         &eicu_schema(),
         train,
         holdout,
         synthetic,
-        &AuditConfig {
-            seed: 5,
-            ..AuditConfig::default()
-        },
+        &config,
         &NoProgress,
     )
-    .expect("audit runs")
 }
 
 fn attack_auroc(report: &AuditReport, name: &str) -> f64 {
@@ -342,16 +357,7 @@ fn a_missing_synthetic_column_counts_as_a_total_miss_and_an_extra_one_is_named()
 #[test]
 fn a_named_role_that_is_not_a_column_or_holds_two_roles_is_an_error() {
     let (train, holdout, fresh) = three_parts(600, 300, 600, 32);
-    let with = |config: AuditConfig| {
-        audit(
-            &eicu_schema(),
-            &train,
-            &holdout,
-            &fresh,
-            &config,
-            &NoProgress,
-        )
-    };
+    let with = |config: AuditConfig| run_with(&train, &holdout, &fresh, config);
     let err = with(AuditConfig {
         site: Some("hospital".into()),
         ..AuditConfig::default()
@@ -435,17 +441,15 @@ fn exact_copies_are_read_against_the_real_holdout_rows() {
 #[test]
 fn tiny_groups_are_marked_and_kept_out_of_the_gaps() {
     let (train, holdout, fresh) = three_parts(3000, 1500, 3000, 33);
-    let report = audit(
-        &eicu_schema(),
+    let report = run_with(
         &train,
         &holdout,
         &fresh,
-        &AuditConfig {
+        AuditConfig {
             groups: vec!["age".into(), "is_female".into()],
             seed: 5,
             ..AuditConfig::default()
         },
-        &NoProgress,
     )
     .unwrap();
     let fairness = report.fairness.as_ref().unwrap();
@@ -483,16 +487,14 @@ fn tiny_groups_are_marked_and_kept_out_of_the_gaps() {
 #[test]
 fn the_site_is_compared_as_labels_not_as_a_number() {
     let (train, holdout, fresh) = three_parts(1500, 600, 1500, 34);
-    let report = audit(
-        &eicu_schema(),
+    let report = run_with(
         &train,
         &holdout,
         &fresh,
-        &AuditConfig {
+        AuditConfig {
             site: Some("hospitalid".into()),
             ..AuditConfig::default()
         },
-        &NoProgress,
     )
     .unwrap();
     let site = report
@@ -521,16 +523,14 @@ fn a_hospital_split_says_its_privacy_figures_mix_in_the_hospitals() {
             .collect();
         t.take(&rows)
     };
-    let report = audit(
-        &eicu_schema(),
+    let report = run_with(
         &split(&train, false),
         &split(&holdout, true),
         &fresh,
-        &AuditConfig {
+        AuditConfig {
             site: Some("hospitalid".into()),
             ..AuditConfig::default()
         },
-        &NoProgress,
     )
     .unwrap();
     assert!(
