@@ -8,12 +8,13 @@ use std::time::Instant;
 use ehrsynth_table::{ColumnKind, ColumnSpec, Progress, Role, Schema, Table};
 use serde::{Deserialize, Serialize};
 
+use crate::control::{ControlInputs, ControlReport, ControlTarget, control};
 use crate::encode::Encoder;
 use crate::error::EvalError;
 use crate::fairness::{FairnessInputs, FairnessReport, fairness};
 use crate::fidelity::{
-    FidelityReport, absent_feature_fidelity, copies, feature_fidelity, mean_abs_difference,
-    pair_associations, site_fidelity,
+    FidelityReport, MarginalMeans, absent_feature_fidelity, copies, feature_fidelity,
+    mean_abs_difference, pair_associations, site_fidelity,
 };
 use crate::privacy::{PrivacyReport, privacy};
 use crate::roles::{NamedRoles, check_roles, closest_name};
@@ -36,6 +37,8 @@ pub struct AuditConfig {
     pub positive: Option<String>,
     /// Seed for every random step.
     pub seed: u64,
+    /// Leave out the control (the real holdout scored as if it were the synthetic table).
+    pub skip_control: bool,
 }
 
 /// Row counts of the three tables.
@@ -60,6 +63,9 @@ pub struct Timings {
     pub fairness: f64,
     /// Privacy.
     pub privacy: f64,
+    /// The control.
+    #[serde(default)]
+    pub control: f64,
 }
 
 /// The audit's result.
@@ -98,6 +104,10 @@ pub struct AuditReport {
     pub fairness: Option<FairnessReport>,
     /// Privacy.
     pub privacy: Option<PrivacyReport>,
+    /// The same headline figures for real holdout rows passed as the synthetic table: the ideal
+    /// each figure above is read against (absent with too few holdout rows, or when skipped).
+    #[serde(default)]
+    pub control: Option<ControlReport>,
     /// Seconds per section.
     pub timings: Timings,
 }
@@ -340,7 +350,6 @@ pub fn audit(
     let detection =
         crate::detection::detection_report(&encoder_all, train, synthetic, config.seed)?;
     progress.finish("fidelity done");
-    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
     let constant: Vec<&str> = features
         .iter()
         .filter(|f| f.constant_in_real)
@@ -357,13 +366,12 @@ pub fn audit(
             constant.join(", ")
         ));
     }
-    let informative = || features.iter().filter(|f| !f.constant_in_real);
+    let means = MarginalMeans::of(&features);
     let fidelity = FidelityReport {
-        kl_mean: mean(informative().filter_map(|f| f.kl).collect()),
-        ks_mean: mean(informative().filter_map(|f| f.ks_statistic).collect()),
-        tvd_mean: mean(informative().filter_map(|f| f.tvd).collect()),
-        out_of_range_share: mean(features.iter().map(|f| f.out_of_range_share).collect())
-            .unwrap_or(0.0),
+        kl_mean: means.kl,
+        ks_mean: means.ks,
+        tvd_mean: means.tvd,
+        out_of_range_share: means.out_of_range,
         correlation_mae: mean_abs_difference(pairs.iter().map(|p| (p.real, p.synthetic))),
         spearman_mae: mean_abs_difference(
             pairs
@@ -403,6 +411,7 @@ pub fn audit(
     let mut utility = None;
     let mut fairness_report = None;
     let mut positive_class = None;
+    let mut control_target: Option<(BinaryTarget, Encoder)> = None;
     match target.as_deref().filter(|t| names.contains(t)) {
         None => notes.push(
             "no target column among the audited columns: utility and fairness were skipped".into(),
@@ -474,6 +483,7 @@ pub fn audit(
                 }
                 _ => (Vec::new(), None),
             };
+            control_target = Some((classes, encoder));
             utility = Some(UtilityReport {
                 within,
                 across,
@@ -518,8 +528,9 @@ pub fn audit(
     }
     let clock = Instant::now();
     progress.start("privacy", None, "steps");
+    let train_distances = encoder_all.distance_matrix(train)?;
     let privacy_report = match privacy(
-        &encoder_all.distance_matrix(train)?,
+        &train_distances,
         &encoder_all.distance_matrix(holdout)?,
         &encoder_all.distance_matrix(synthetic)?,
         config.seed,
@@ -532,6 +543,31 @@ pub fn audit(
     };
     progress.finish("privacy done");
     timings.privacy = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let control_report = if config.skip_control {
+        None
+    } else {
+        progress.start("control (real holdout as synthetic)", None, "steps");
+        let result = control(&ControlInputs {
+            specs: &specs,
+            site: site.as_deref(),
+            train,
+            holdout,
+            synthetic_rows: synthetic.n_rows(),
+            encoder: &encoder_all,
+            train_distances: &train_distances,
+            target: control_target
+                .as_ref()
+                .map(|(target, encoder)| ControlTarget { target, encoder }),
+            seed: config.seed,
+        });
+        progress.finish("control done");
+        result
+            .map_err(|e| notes.push(format!("no control figures: {e}")))
+            .ok()
+    };
+    timings.control = clock.elapsed().as_secs_f64();
 
     let categorical = specs
         .iter()
@@ -561,6 +597,7 @@ pub fn audit(
         utility,
         fairness: fairness_report,
         privacy: privacy_report,
+        control: control_report,
         timings,
     })
 }

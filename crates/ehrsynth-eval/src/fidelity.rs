@@ -91,6 +91,37 @@ impl FidelityReport {
     }
 }
 
+/// The marginal means of a set of per-feature results: KL, KS and TVD over the columns that
+/// vary in the real rows (a constant column's perfect match says nothing), the out-of-schema
+/// share over all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MarginalMeans {
+    /// Mean KL.
+    pub kl: Option<f64>,
+    /// Mean KS statistic.
+    pub ks: Option<f64>,
+    /// Mean TVD.
+    pub tvd: Option<f64>,
+    /// Mean out-of-schema share (0 without features).
+    pub out_of_range: f64,
+}
+
+impl MarginalMeans {
+    /// The means of `features`.
+    pub fn of(features: &[FeatureFidelity]) -> Self {
+        let informative = || features.iter().filter(|f| !f.constant_in_real);
+        let mean =
+            |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+        Self {
+            kl: mean(informative().filter_map(|f| f.kl).collect()),
+            ks: mean(informative().filter_map(|f| f.ks_statistic).collect()),
+            tvd: mean(informative().filter_map(|f| f.tvd).collect()),
+            out_of_range: mean(features.iter().map(|f| f.out_of_range_share).collect())
+                .unwrap_or(0.0),
+        }
+    }
+}
+
 /// The fidelity section of the audit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FidelityReport {

@@ -4,6 +4,8 @@
 //!
 //! - [`audit`]: the whole audit in one call, returning a serialisable [`AuditReport`].
 //! - [`fidelity`], [`detection`], [`utility`], [`fairness`], [`privacy`], [`importance`]: the sections.
+//! - [`control`]: the real holdout scored as if it were the synthetic table, the ideal beside
+//!   each headline figure.
 //! - [`stats`]: the metric functions (KS, Wasserstein, AUROC, AUPRC, TVD, JS, KL, correlations,
 //!   bootstrap), checked against scipy / scikit-learn / sdmetrics.
 //! - [`model`]: the histogram GBDT (XGBoost-like) and logistic regression.
@@ -15,6 +17,7 @@
 //! Not here: reading files (ehrsynth-table), generating data (ehrsynth-gen), the study report.
 
 pub mod audit;
+pub mod control;
 pub mod detection;
 pub mod encode;
 pub mod error;

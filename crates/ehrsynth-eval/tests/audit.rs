@@ -112,6 +112,55 @@ fn fresh_rows_from_the_same_distribution_look_safe_and_similar() {
 }
 
 #[test]
+fn the_control_reads_as_the_ideal_beside_a_leaking_table() {
+    let (train, holdout, _) = three_parts(3000, 1600, 0, 14);
+    // The training rows passed as synthetic leak; the control (real holdout rows) does not.
+    let report = run(&train, &holdout, &train.take(&(0..600).collect::<Vec<_>>()));
+    let c = report.control.as_ref().expect("control");
+    assert_eq!((c.rows, c.non_members), (600, 1000));
+    assert_eq!(c.exact_copy_share, 0.0);
+    let dcr = c.dcr_share.unwrap();
+    assert!((0.43..=0.57).contains(&dcr), "control DCR share {dcr}");
+    assert_eq!(c.attacks.len(), 2);
+    for a in &c.attacks {
+        let auroc = a.auroc.unwrap();
+        assert!((0.42..=0.58).contains(&auroc), "{}: {auroc}", a.name);
+    }
+    let detection = c.detection_auroc.unwrap();
+    assert!((0.5..=0.6).contains(&detection), "{detection}");
+    assert!(c.kl_mean.unwrap() < 0.1);
+    // Trained on 600 real rows: near the TRTR ceiling, and the synthetic table's figures differ.
+    let (control_tstr, trtr) = (
+        c.tstr.as_ref().unwrap().auroc.unwrap(),
+        report.utility.as_ref().unwrap().trtr.auroc.unwrap(),
+    );
+    assert!(
+        control_tstr > 0.7 && control_tstr <= trtr + 0.05,
+        "{control_tstr} {trtr}"
+    );
+    assert!(report.privacy.as_ref().unwrap().dcr_share.unwrap() > 0.9);
+    // Skipped on request; too small a holdout gives a note, not an error.
+    let skipped = run_with(
+        &train,
+        &holdout,
+        &train,
+        AuditConfig {
+            skip_control: true,
+            ..AuditConfig::default()
+        },
+    )
+    .unwrap();
+    assert!(skipped.control.is_none());
+    let tiny = run(&train, &holdout.take(&[0, 1, 2]), &train);
+    assert!(tiny.control.is_none());
+    assert!(
+        tiny.notes.iter().any(|n| n.contains("no control figures")),
+        "{:?}",
+        tiny.notes
+    );
+}
+
+#[test]
 fn a_distorted_synthetic_table_shows_up_in_fidelity() {
     let (train, holdout, fresh) = three_parts(2000, 1000, 1000, 13);
     // Shift bilirubin below its valid range, as the paper's LLM did.

@@ -266,8 +266,9 @@ fn run_cell_inner(
             target: Some(context.data.target.clone()),
             site: site.clone(),
             groups,
-            positive: None,
+            positive: Some(context.data.classes.positive.clone()),
             seed: plan.spec.seed,
+            skip_control: false,
         },
         progress,
     )

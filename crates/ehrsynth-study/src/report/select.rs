@@ -276,6 +276,45 @@ pub fn attack_auroc(a: &AuditReport) -> Option<f64> {
     strongest_attack(a).and_then(|x| x.auroc)
 }
 
+/// The control's figures: the real holdout rows the audit passed as synthetic (the ideal).
+pub mod control {
+    use ehrsynth_eval::audit::AuditReport;
+
+    /// The control's mean KL.
+    pub fn kl(a: &AuditReport) -> Option<f64> {
+        a.control.as_ref().and_then(|c| c.kl_mean)
+    }
+
+    /// The control's TSTR AUROC (GBDT trained on real holdout rows of the synthetic table's size).
+    pub fn tstr(a: &AuditReport) -> Option<f64> {
+        a.control
+            .as_ref()
+            .and_then(|c| c.tstr.as_ref())
+            .and_then(|s| s.auroc)
+    }
+
+    /// The control's DCR share.
+    pub fn dcr_share(a: &AuditReport) -> Option<f64> {
+        a.control.as_ref().and_then(|c| c.dcr_share)
+    }
+
+    /// The control's detection AUROC.
+    pub fn detection(a: &AuditReport) -> Option<f64> {
+        a.control.as_ref().and_then(|c| c.detection_auroc)
+    }
+
+    /// The control's AUROC for the attack that was strongest on the synthetic rows.
+    pub fn attack_auroc(a: &AuditReport) -> Option<f64> {
+        let name = &super::strongest_attack(a)?.name;
+        a.control
+            .as_ref()?
+            .attacks
+            .iter()
+            .find(|x| &x.name == name)?
+            .auroc
+    }
+}
+
 /// Attack AUROC at or above which a cell is flagged (0.5 = the attacker guesses).
 pub const ATTACK_FLAG: f64 = 0.6;
 /// DCR share at or above which a cell is flagged (0.5 = synthetic rows no closer to training rows).

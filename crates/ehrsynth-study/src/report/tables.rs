@@ -6,8 +6,8 @@ use ehrsynth_eval::audit::AuditReport;
 
 use super::paper;
 use super::select::{
-    self, Done, Point, attack_auroc, by_feature_set, kl, method, points, primary, showcase,
-    strongest_attack, trtr, tstr, tstr_ci,
+    self, Done, Point, attack_auroc, by_feature_set, control, kl, method, points, primary,
+    showcase, strongest_attack, trtr, tstr, tstr_ci,
 };
 use crate::results::{CellStatus, StudyResults};
 
@@ -80,6 +80,8 @@ pub mod glossary {
     pub const GAPS: &str = "Fairness gaps compare groups within a demographic column (sex: is_female; race: race_*): AUROC gap = best minus worst group's TSTR AUROC, KL gap = largest minus smallest group KL, equalised-odds difference = largest gap in true- or false-positive rate (0 = equal for every group).";
     /// Cross-hospital.
     pub const CROSS: &str = "Cross-hospital AUROC: a model trained on real patients of one hospital (row) and tested on real patients of another (column); the diagonal uses held-out patients of the same hospital.";
+    /// Control.
+    pub const CONTROL: &str = "Control: real held-out patients passed to the audit as if they were the synthetic table, as many as the cell's synthetic rows (at most half the holdout). A perfect generator writes rows like these, so the control is the best each figure can be on this table at this size; read every synthetic figure against it.";
     /// Importance.
     pub const IMPORTANCE: &str = "Importance: share of the gradient-boosted model's total gain from each feature when predicting in-hospital death on the real training patients (sums to 1).";
 }
@@ -114,6 +116,17 @@ fn paper_method(strategy: &str) -> String {
         "LLM {} (paper, OpenAI o1)",
         select::strategy_words(strategy)
     )
+}
+
+/// The label of a control row.
+const CONTROL_ROW: &str = "Control: real held-out patients (the ideal)";
+
+/// A value followed by the control's in parentheses, when there is one.
+fn and_control(value: Option<f64>, control: Option<f64>) -> String {
+    match control {
+        Some(c) => format!("{} ({c:.3})", n3(value)),
+        None => n3(value),
+    }
 }
 
 /// Table 1: strategies and generators compared with all features, rows closest to 1,000.
@@ -160,6 +173,20 @@ pub fn table1(results: &StudyResults) -> ReportTable {
             published(published_pair.map(|x| x.1)),
             n3(p.mean(trtr)),
         ]);
+    }
+    if let Some(p) = pts.first().filter(|p| p.mean(control::kl).is_some()) {
+        t.rows.push(vec![
+            CONTROL_ROW.into(),
+            p.feature_count.to_string(),
+            p.rows.to_string(),
+            seeds(p),
+            n3(p.mean(control::tstr)),
+            NOT_PUBLISHED.into(),
+            n3(p.mean(control::kl)),
+            NOT_PUBLISHED.into(),
+            n3(p.mean(trtr)),
+        ]);
+        t.gloss.push(glossary::CONTROL.into());
     }
     for (strategy, auc, kl_paper) in paper::STRATEGIES {
         if !pts.iter().any(|p| p.strategy() == Some(strategy)) {
@@ -306,6 +333,31 @@ pub fn table3(results: &StudyResults) -> ReportTable {
             n3(p.mean(attack_auroc)),
             published(published_attack),
         ]);
+    }
+    let mut controls = 0;
+    for set in select::distinct(pts.iter().map(|p| p.feature_set.clone())) {
+        let Some(p) = pts.iter().find(|p| p.feature_set == set) else {
+            continue;
+        };
+        if p.mean(control::kl).is_none() {
+            continue;
+        }
+        controls += 1;
+        t.rows.push(vec![
+            CONTROL_ROW.into(),
+            p.feature_set.clone(),
+            p.feature_count.to_string(),
+            p.rows.to_string(),
+            n3(p.mean(control::tstr)),
+            NOT_PUBLISHED.into(),
+            n3(p.mean(control::kl)),
+            NOT_PUBLISHED.into(),
+            n3(p.mean(control::attack_auroc)),
+            NOT_PUBLISHED.into(),
+        ]);
+    }
+    if controls > 0 {
+        t.gloss.push(glossary::CONTROL.into());
     }
     if !pts.iter().any(|p| p.strategy() == Some("group")) {
         for (k, auc, kl_paper) in paper::BY_FEATURES {
@@ -619,11 +671,13 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             "TSTR AUPRC [95% CI]",
             "within-synthetic AUROC",
             "held-out hospitals AUROC",
+            "control TSTR AUROC",
         ],
     )
     .gloss(&[
         glossary::TSTR,
         glossary::TRTR,
+        "Control TSTR: the same model trained on as many real held-out patients as the cell has synthetic rows and tested on the other held-out patients, the best a generator of this size can reach.",
         "AUPRC: area under the precision-recall curve, which weighs the rare deaths more (chance = the death rate).",
         "Within-synthetic: trained and tested on synthetic rows (the paper's \"within\"), which can look good even when the data are useless for real patients.",
         "Held-out hospitals: TSTR on real patients of hospitals absent from the training data (hospital splits only).",
@@ -634,6 +688,7 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             t.rows.push(vec![
                 select::cell_words(d.spec()),
                 "no outcome column".into(),
+                "–".into(),
                 "–".into(),
                 "–".into(),
                 "–".into(),
@@ -651,6 +706,7 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             with_ci(u.across.auprc, u.across.auprc_ci),
             n3(u.within.auroc),
             n3(u.unseen_sites_pooled.as_ref().and_then(|s| s.auroc)),
+            n3(control::tstr(d.audit)),
         ]);
     }
     t.note_if_empty("No cell was audited")
@@ -661,9 +717,10 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
     let mut t = ReportTable::new(
         "privacy",
         "Privacy: distance to real patients and membership inference",
-        &["cell", "DCR share", "exact copies % (real holdout %)", "strongest attack", "attack AUROC", "TPR at 1% FPR", "detection AUROC", "flags"],
+        &["cell", "DCR share (control)", "exact copies % (real holdout %)", "strongest attack", "attack AUROC (control)", "TPR at 1% FPR", "detection AUROC (control)", "flags"],
     )
     .gloss(&[
+        "In parentheses: the control, real held-out patients passed as the synthetic table (about 0.5 for the DCR share and the AUROCs when nothing leaks).",
         glossary::DCR,
         "Exact copies: synthetic rows identical to a real training patient on every column.",
         glossary::ATTACK,
@@ -676,7 +733,10 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
         let flags = select::privacy_flags(a);
         t.rows.push(vec![
             select::cell_words(d.spec()),
-            n3(a.privacy.as_ref().and_then(|p| p.dcr_share)),
+            and_control(
+                a.privacy.as_ref().and_then(|p| p.dcr_share),
+                control::dcr_share(a),
+            ),
             match a.fidelity.exact_copy_share_baseline {
                 Some(b) => format!(
                     "{:.1} ({:.1})",
@@ -686,9 +746,9 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
                 None => format!("{:.1}", 100.0 * a.fidelity.exact_copy_share),
             },
             attack.map_or_else(|| "–".into(), |x| x.name.clone()),
-            n3(attack.and_then(|x| x.auroc)),
+            and_control(attack.and_then(|x| x.auroc), control::attack_auroc(a)),
             n3(attack.and_then(|x| x.tpr_at_fpr_1pct)),
-            n3(a.fidelity.detection_auroc),
+            and_control(a.fidelity.detection_auroc, control::detection(a)),
             if flags.is_empty() {
                 "none".into()
             } else {
