@@ -66,11 +66,13 @@ fn permuted_auroc(
     auroc(&model.predict_proba(&shuffled.data, shuffled.n_rows), y)
 }
 
-/// Ranks the feature columns of `table` (every column but the target, ids and the site) for `target`.
+/// Ranks the feature columns of `table` (every column but the target, ids and the site) for
+/// `target`, read as two classes (`positive` names the positive one where no rule does).
 pub fn importance(
     table: &Table,
     schema: &Schema,
     target: &str,
+    positive: Option<&str>,
     seed: u64,
 ) -> Result<ImportanceReport, EvalError> {
     let label_col = table
@@ -89,7 +91,7 @@ pub fn importance(
     if features.is_empty() {
         return Err(EvalError::Invalid("no feature columns to rank".into()));
     }
-    let classes = crate::target::BinaryTarget::infer(label_col, None)?;
+    let classes = crate::target::BinaryTarget::infer(label_col, positive)?;
     let (rows, y): (Vec<usize>, Vec<bool>) = classes
         .labels(label_col, "data")?
         .into_iter()

@@ -81,6 +81,10 @@ pub enum DataConfig {
         path: PathBuf,
         /// Its schema (TOML, as `ehrsynth schema` writes it).
         schema: PathBuf,
+        /// The target's positive class, for an outcome of two labels that no rule recognises
+        /// (default: 1, or the label that says yes / true / dead / positive).
+        #[serde(default)]
+        positive: Option<String>,
     },
 }
 

@@ -10,6 +10,7 @@ use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
 use ehrsynth_eval::encode::Encoder;
 use ehrsynth_eval::model::gbdt::{Gbdt, GbdtParams};
 use ehrsynth_eval::stats::classification::auroc;
+use ehrsynth_eval::target::BinaryTarget;
 use ehrsynth_table::split::{SiteHoldout, site_split, stratified_split};
 use ehrsynth_table::{Progress, Role, Schema, Table};
 use rayon::prelude::*;
@@ -26,6 +27,8 @@ pub struct RealData {
     pub schema: Schema,
     /// The outcome column.
     pub target: String,
+    /// The outcome's two classes (which label is the positive one).
+    pub classes: BinaryTarget,
     /// What the data are, in words.
     pub description: String,
 }
@@ -70,7 +73,7 @@ pub fn load(config: &DataConfig, progress: &dyn Progress) -> Result<RealData, St
                 format!("eICU cohort from {}, {n} ICU stays", dir.display()),
             )
         }
-        DataConfig::File { path, schema } => {
+        DataConfig::File { path, schema, .. } => {
             let schema = Schema::load(schema)
                 .map_err(|e| data_error(format!("data.schema {}: {e}", schema.display())))?;
             let table = ehrsynth_table::io::read_table_with_progress(path, Some(&schema), progress)
@@ -83,10 +86,22 @@ pub fn load(config: &DataConfig, progress: &dyn Progress) -> Result<RealData, St
         .target()
         .ok_or_else(|| data_error("the data's schema has no target column (role = \"target\")"))?
         .to_string();
+    let positive = match config {
+        DataConfig::File { positive, .. } => positive.as_deref(),
+        _ => None,
+    };
+    let classes = BinaryTarget::infer(
+        table
+            .require(&target)
+            .map_err(|e| data_error(format!("the target: {e}")))?,
+        positive,
+    )
+    .map_err(|e| data_error(e.to_string()))?;
     Ok(RealData {
         table,
         schema,
         target,
+        classes,
         description,
     })
 }
@@ -145,16 +160,23 @@ pub fn split(
 }
 
 /// Share of positive outcomes among labelled rows.
-pub fn outcome_rate(table: &Table, target: &str) -> f64 {
-    let Some(c) = table.column(target) else {
-        return 0.0;
-    };
-    let labels: Vec<f64> = (0..c.len()).filter_map(|i| c.get_f64(i)).collect();
-    if labels.is_empty() {
+pub fn outcome_rate(table: &Table, classes: &BinaryTarget) -> f64 {
+    let labels = labels(table, classes);
+    let known: Vec<bool> = labels.into_iter().flatten().collect();
+    if known.is_empty() {
         0.0
     } else {
-        labels.iter().filter(|&&y| y == 1.0).count() as f64 / labels.len() as f64
+        known.iter().filter(|&&y| y).count() as f64 / known.len() as f64
     }
+}
+
+/// Each row's outcome as a class (`None` = missing, or a label the classes do not know).
+fn labels(table: &Table, classes: &BinaryTarget) -> Vec<Option<bool>> {
+    table.column(&classes.column).map_or_else(Vec::new, |c| {
+        classes
+            .labels(c, "real")
+            .unwrap_or_else(|_| vec![None; c.len()])
+    })
 }
 
 /// The columns the cross-hospital models use: every column but ids, the site and the target.
@@ -185,13 +207,10 @@ pub fn cross_hospital(
         .table
         .require(site)
         .map_err(|e| data_error(e.to_string()))?;
-    let labels = data
-        .table
-        .require(&data.target)
-        .map_err(|e| data_error(e.to_string()))?;
+    let labels = labels(&data.table, &data.classes);
     let mut by_site: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for i in 0..data.table.n_rows() {
-        if !sites.is_missing(i) && labels.get_f64(i).is_some() {
+    for (i, label) in labels.iter().enumerate() {
+        if !sites.is_missing(i) && label.is_some() {
             by_site
                 .entry(sites.value(i).to_string())
                 .or_default()
@@ -201,10 +220,7 @@ pub fn cross_hospital(
     let mut eligible: Vec<(String, Vec<usize>)> = by_site
         .into_iter()
         .filter(|(_, rows)| {
-            let positives = rows
-                .iter()
-                .filter(|&&i| labels.get_f64(i) == Some(1.0))
-                .count();
+            let positives = rows.iter().filter(|&&i| labels[i] == Some(true)).count();
             rows.len() >= config.min_rows && positives > 0 && positives < rows.len()
         })
         .collect();
@@ -218,11 +234,8 @@ pub fn cross_hospital(
     let x = encoder
         .model_matrix(&data.table)
         .map_err(|e| data_error(e.to_string()))?;
-    let y = |rows: &[usize]| -> Vec<bool> {
-        rows.iter()
-            .map(|&i| labels.get_f64(i) == Some(1.0))
-            .collect()
-    };
+    let y =
+        |rows: &[usize]| -> Vec<bool> { rows.iter().map(|&i| labels[i] == Some(true)).collect() };
     let auroc_rows: Vec<Vec<Option<f64>>> = eligible
         .par_iter()
         .enumerate()

@@ -104,6 +104,7 @@ fn prepare(
         &ranking_split.train,
         &data.schema,
         &data.target,
+        Some(&data.classes.positive),
         config.seed,
     )
     .map_err(|e| StudyError::Data(format!("feature importance: {e}")))?;
@@ -174,7 +175,7 @@ pub fn run_study(config: &StudyConfig, options: &RunOptions) -> Result<StudyOutc
         data_description: data.description.clone(),
         train_rows: ranking_split.train.n_rows(),
         holdout_rows: ranking_split.holdout.n_rows(),
-        outcome_rate: data::outcome_rate(&ranking_split.train, &data.target),
+        outcome_rate: data::outcome_rate(&ranking_split.train, &data.classes),
         importance: prepared.importance.clone(),
         cross_hospital: prepared.cross_hospital.clone(),
         cells: Vec::new(),

@@ -35,6 +35,10 @@ pub struct ImportanceArgs {
     /// Write every feature's importance as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The target's positive class, for an outcome of two labels no rule recognises
+    /// (default: 1, or the label that says yes / true / dead / positive).
+    #[arg(long)]
+    positive: Option<String>,
     /// Seed for the split and the permutations.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -59,7 +63,13 @@ pub fn run(args: ImportanceArgs) -> anyhow::Result<()> {
         }
     };
     let table = read_table(&args.data, Some(&schema))?;
-    let report = importance(&table, &schema, &target, args.seed)?;
+    let report = importance(
+        &table,
+        &schema,
+        &target,
+        args.positive.as_deref(),
+        args.seed,
+    )?;
     println!(
         "{} features ranked for '{}' (GBDT holdout AUROC {})",
         report.features.len(),

@@ -61,7 +61,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
     let split = stratified_split(&cohort.table, "death", 0.2, seed)?;
     let (train, holdout) = split.apply(&cohort.table);
-    let ranking = ehrsynth_eval::importance(&train, &schema, "death", seed)?;
+    let ranking = ehrsynth_eval::importance(&train, &schema, "death", None, seed)?;
     let top: Vec<String> = ranking
         .features
         .iter()

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
+use ehrsynth_eval::target::BinaryTarget;
 use ehrsynth_table::io::read_table;
 use ehrsynth_table::split::{SiteHoldout, site_split, stratified_split};
 
@@ -45,9 +46,29 @@ pub struct SplitArgs {
     /// Share of hospitals to hold out, seeded (with --by-site; default 0.2).
     #[arg(long)]
     site_share: Option<f64>,
+    /// The target's positive class, for an outcome of two labels no rule recognises
+    /// (default: 1, or the label that says yes / true / dead / positive).
+    #[arg(long)]
+    positive: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+/// "123 with target = 'yes' (8.2%)" for the rows of one side.
+fn positives_in(
+    classes: &BinaryTarget,
+    column: &ehrsynth_table::Column,
+    rows: &[usize],
+) -> anyhow::Result<String> {
+    let labels = classes.labels(column, "data")?;
+    let positives = rows.iter().filter(|&&i| labels[i] == Some(true)).count();
+    Ok(format!(
+        "{positives} with {} = '{}' ({:.1}%)",
+        classes.column,
+        classes.positive,
+        100.0 * positives as f64 / rows.len().max(1) as f64
+    ))
 }
 
 /// Runs `ehrsynth split`.
@@ -87,7 +108,19 @@ pub fn run(args: SplitArgs) -> anyhow::Result<()> {
                 "a stratified split needs a target: set role = \"target\" in the schema (ehrsynth schema DATA --target COL --out FILE)"
             );
         };
-        stratified_split(&table, target, args.holdout_share, args.seed)?
+        let column = table.require(target)?;
+        // The same two-class rule as evaluate and importance: a 52-valued target is an error
+        // here too, and a two-label one is counted by its positive label.
+        let classes = BinaryTarget::infer(column, args.positive.as_deref())?;
+        let split = stratified_split(&table, target, args.holdout_share, args.seed)?;
+        for (side, rows) in [("training", &split.train), ("holdout", &split.holdout)] {
+            eprintln!(
+                "{side} rows: {}, {}",
+                rows.len(),
+                positives_in(&classes, column, rows)?
+            );
+        }
+        split
     };
     let (train, holdout) = split.apply(&table);
     write_with_schema(&args.train, &train, &schema)?;

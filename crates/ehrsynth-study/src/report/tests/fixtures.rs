@@ -258,7 +258,7 @@ fn build_realistic() -> StudyResults {
     let schema = eicu_schema();
     let split = stratified_split(&cohort, TARGET, 0.25, SEED).unwrap();
     let (train, holdout) = split.apply(&cohort);
-    let ranking = importance(&train, &schema, TARGET, SEED).unwrap();
+    let ranking = importance(&train, &schema, TARGET, None, SEED).unwrap();
     let top5: Vec<String> = ranking
         .features
         .iter()
