@@ -249,6 +249,13 @@ fn split_evaluate_and_importance_on_the_reference_cohort() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["format"], "ehrsynth-audit");
+    // Each headline figure has the control's beside it, in brackets.
+    let control_dcr = report["control"]["dcr_share"].as_f64().unwrap();
+    assert!(
+        stdout.contains("[in brackets: the control")
+            && stdout.contains(&format!("[{control_dcr:.3}]")),
+        "{stdout}"
+    );
     assert_eq!(report["version"], 1);
     for key in [
         "kl_mean",
@@ -1181,6 +1188,85 @@ fn a_target_of_two_labels_is_read_with_its_positive_class_stated() {
     let ranked = ehrsynth(&["importance", "--data", path(&train), "--target", "outcome"]);
     assert!(ranked.status.success(), "{}", text(&ranked.stderr));
     assert!(text(&ranked.stdout).contains("age"));
+    // split counts the positives by their label (it said 0 positives for "1_yes").
+    let schema = dir.path().join("train.schema.toml");
+    let inferred = ehrsynth(&[
+        "schema",
+        path(&train),
+        "--target",
+        "outcome",
+        "--out",
+        path(&schema),
+    ]);
+    assert!(inferred.status.success(), "{}", text(&inferred.stderr));
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let split = ehrsynth(&[
+        "split",
+        path(&train),
+        "--train",
+        path(&a),
+        "--holdout",
+        path(&b),
+    ]);
+    assert!(split.status.success(), "{}", text(&split.stderr));
+    let said = text(&split.stderr);
+    let positives = (0..400)
+        .filter(|i| 20 + (i * 37) % 70 > 65 || i % 9 == 0)
+        .count();
+    assert!(positives > 50, "{positives}");
+    assert!(said.contains("with outcome = '1_yes'"), "{said}");
+    let counted: usize = said
+        .lines()
+        .filter_map(|l| {
+            l.split(", ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(counted, positives, "{said}");
+    // A target of many values gets evaluate's error from split too.
+    let ages = ehrsynth(&[
+        "split",
+        path(&train),
+        "--schema",
+        path(&schema),
+        "--train",
+        path(&a),
+        "--holdout",
+        path(&b),
+        "--positive",
+        "1_yes",
+    ]);
+    assert!(ages.status.success(), "{}", text(&ages.stderr));
+    let by_age = dir.path().join("by_age.schema.toml");
+    let inferred = ehrsynth(&[
+        "schema",
+        path(&train),
+        "--target",
+        "age",
+        "--out",
+        path(&by_age),
+    ]);
+    assert!(inferred.status.success(), "{}", text(&inferred.stderr));
+    let many = ehrsynth(&[
+        "split",
+        path(&train),
+        "--schema",
+        path(&by_age),
+        "--train",
+        path(&a),
+        "--holdout",
+        path(&b),
+    ]);
+    assert!(!many.status.success());
+    assert!(
+        text(&many.stderr).contains("target 'age' is not binary"),
+        "{}",
+        text(&many.stderr)
+    );
 }
 
 #[test]
