@@ -106,6 +106,19 @@ pub fn load(config: &DataConfig, progress: &dyn Progress) -> Result<RealData, St
     })
 }
 
+/// Whether the data are the paper's kind: an outcome named `death` and at least half of the
+/// paper's 83 eICU columns. Only then does the report speak of ICU stays and in-hospital death
+/// and show the paper's published numbers beside ours.
+pub fn eicu_shaped(schema: &Schema, target: &str) -> bool {
+    let paper = eicu_schema();
+    let shared = paper
+        .names()
+        .into_iter()
+        .filter(|n| schema.column(n).is_some())
+        .count();
+    target == "death" && 2 * shared >= paper.columns().len()
+}
+
 /// Training and holdout rows of one split.
 pub struct SplitData {
     /// Which split.
@@ -192,16 +205,24 @@ fn model_features(schema: &Schema, target: &str) -> Vec<String> {
 /// Cross-hospital AUROC on the real rows: a GBDT trained on 70% of one hospital's rows, tested on
 /// every other hospital's rows and on the remaining 30% of its own (the diagonal). Only hospitals
 /// with `min_rows` rows and both outcomes, the largest `max_hospitals` of them.
+///
+/// Also returns what the reader should know about the sites left out: those below `min_rows`
+/// or with one outcome only, those beyond `max_hospitals`, or why there is no matrix at all.
 pub fn cross_hospital(
     data: &RealData,
     config: &CrossHospitalConfig,
     seed: u64,
-) -> Result<Option<CrossHospitalMatrix>, StudyError> {
+) -> Result<(Option<CrossHospitalMatrix>, Option<String>), StudyError> {
     let Some(site) = data.schema.site() else {
-        return Ok(None);
+        return Ok((None, None));
     };
     if !config.enabled {
-        return Ok(None);
+        return Ok((
+            None,
+            Some(format!(
+                "the data have a site column ('{site}'), but cross_hospital.enabled = false"
+            )),
+        ));
     }
     let sites = data
         .table
@@ -217,6 +238,7 @@ pub fn cross_hospital(
                 .push(i);
         }
     }
+    let by_site_count = by_site.len();
     let mut eligible: Vec<(String, Vec<usize>)> = by_site
         .into_iter()
         .filter(|(_, rows)| {
@@ -224,11 +246,35 @@ pub fn cross_hospital(
             rows.len() >= config.min_rows && positives > 0 && positives < rows.len()
         })
         .collect();
+    let all_sites = by_site_count;
+    let qualified = eligible.len();
     eligible.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     eligible.truncate(config.max_hospitals);
+    let outcome = format!("{} = '{}'", data.classes.column, data.classes.positive);
     if eligible.len() < 2 {
-        return Ok(None);
+        return Ok((
+            None,
+            Some(format!(
+                "no cross-site matrix: {qualified} of the {all_sites} values of '{site}' have at least {} rows (cross_hospital.min_rows) with and without {outcome}; it needs two",
+                config.min_rows
+            )),
+        ));
     }
+    let mut left_out = Vec::new();
+    if qualified < all_sites {
+        left_out.push(format!(
+            "{} of the {all_sites} values of '{site}' have fewer than {} rows (cross_hospital.min_rows) or rows of one outcome only",
+            all_sites - qualified,
+            config.min_rows
+        ));
+    }
+    if eligible.len() < qualified {
+        left_out.push(format!(
+            "only the {} largest of the {qualified} that qualify are shown (cross_hospital.max_hospitals)",
+            eligible.len()
+        ));
+    }
+    let note = (!left_out.is_empty()).then(|| format!("Left out: {}.", left_out.join("; ")));
     let features = model_features(&data.schema, &data.target);
     let encoder = Encoder::fit(&data.table, &features).map_err(|e| data_error(e.to_string()))?;
     let x = encoder
@@ -274,8 +320,9 @@ pub fn cross_hospital(
                 .collect()
         })
         .collect();
-    Ok(Some(CrossHospitalMatrix {
+    let matrix = CrossHospitalMatrix {
         hospitals: eligible.into_iter().map(|(s, _)| s).collect(),
         auroc: auroc_rows,
-    }))
+    };
+    Ok((Some(matrix), note))
 }

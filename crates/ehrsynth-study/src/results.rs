@@ -107,6 +107,35 @@ pub struct CrossHospitalMatrix {
     pub auroc: Vec<Vec<Option<f64>>>,
 }
 
+/// What the data's roles are, for the report's words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataRoles {
+    /// The outcome column.
+    pub target: String,
+    /// The outcome's positive label.
+    pub positive: String,
+    /// The site column, if the data have one.
+    pub site: Option<String>,
+    /// The paper's kind of data (see `data::eicu_shaped`): the report speaks of ICU stays,
+    /// in-hospital death and hospitals, and shows the paper's numbers beside ours.
+    pub eicu_shaped: bool,
+    /// Sites the cross-site matrix left out, or why there is none.
+    pub cross_site_note: Option<String>,
+}
+
+impl Default for DataRoles {
+    /// The paper's cohort (also what results written before these fields were added hold).
+    fn default() -> Self {
+        Self {
+            target: "death".into(),
+            positive: "1".into(),
+            site: Some("hospitalid".into()),
+            eicu_shaped: true,
+            cross_site_note: None,
+        }
+    }
+}
+
 /// A finished (or partly finished) study.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StudyResults {
@@ -132,6 +161,9 @@ pub struct StudyResults {
     pub importance: ImportanceReport,
     /// Cross-hospital matrix on the real data (absent without a site column).
     pub cross_hospital: Option<CrossHospitalMatrix>,
+    /// The outcome, the site and the kind of data, for the report's words.
+    #[serde(default)]
+    pub roles: DataRoles,
     /// Every cell run so far, in grid order.
     pub cells: Vec<CellResult>,
     /// Cells of the grid not run (yet), by id.

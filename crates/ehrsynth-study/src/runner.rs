@@ -15,7 +15,9 @@ use crate::data::{self, RealData, SplitData};
 use crate::grid::{CellPlan, expand, matches_pattern, stable_hash};
 use crate::journal::StudyJournal;
 use crate::llm::TransportFor;
-use crate::results::{CellResult, CellStatus, CrossHospitalMatrix, RESULTS_VERSION, StudyResults};
+use crate::results::{
+    CellResult, CellStatus, CrossHospitalMatrix, DataRoles, RESULTS_VERSION, StudyResults,
+};
 
 /// Hears what the runner does, cell by cell (the binary draws the bar over cells with it).
 pub trait Observer: Sync {
@@ -69,6 +71,8 @@ struct Prepared {
     split_for_ranking: String,
     importance: ImportanceReport,
     cross_hospital: Option<CrossHospitalMatrix>,
+    #[serde(default)]
+    cross_site_note: Option<String>,
 }
 
 fn prepare(
@@ -109,11 +113,13 @@ fn prepare(
     )
     .map_err(|e| StudyError::Data(format!("feature importance: {e}")))?;
     observer.message("cross-hospital matrix on the real rows");
-    let cross_hospital = data::cross_hospital(data, &config.cross_hospital, config.seed)?;
+    let (cross_hospital, cross_site_note) =
+        data::cross_hospital(data, &config.cross_hospital, config.seed)?;
     let prepared = Prepared {
         split_for_ranking: ranking_split.kind.name().into(),
         importance,
         cross_hospital,
+        cross_site_note,
     };
     if let Ok(text) = serde_json::to_string(&prepared) {
         journal.store_prepared(&key, &text)?;
@@ -178,6 +184,13 @@ pub fn run_study(config: &StudyConfig, options: &RunOptions) -> Result<StudyOutc
         outcome_rate: data::outcome_rate(&ranking_split.train, &data.classes),
         importance: prepared.importance.clone(),
         cross_hospital: prepared.cross_hospital.clone(),
+        roles: DataRoles {
+            target: data.target.clone(),
+            positive: data.classes.positive.clone(),
+            site: data.schema.site().map(str::to_string),
+            eicu_shaped: data::eicu_shaped(&data.schema, &data.target),
+            cross_site_note: prepared.cross_site_note.clone(),
+        },
         cells: Vec::new(),
         pending: plans.iter().map(|p| p.spec.id.clone()).collect(),
     };

@@ -485,3 +485,118 @@ kind = "copula"
         audit.notes
     );
 }
+
+/// A trial-like table: an outcome of two labels, a site column, a 0/1 group column.
+fn write_trial_table(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut csv = String::from("age,cd4,arm,female,center,response\n");
+    let mut rng = 7u64;
+    let mut next = move || {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) as f64 / (1u64 << 31) as f64
+    };
+    for i in 0..1200 {
+        let age = 25 + (next() * 50.0) as i64;
+        let cd4 = 100.0 + 400.0 * next();
+        let arm = ["zdv", "ddi", "combo"][i % 3];
+        let female = u8::from(next() < 0.3);
+        // Centre 9 has a handful of rows: too few for the cross-site matrix.
+        let center = if i % 200 == 0 { 9 } else { 1 + i % 3 };
+        let risk = 0.15 + 0.5 * f64::from(cd4 < 200.0) + 0.1 * f64::from(arm == "combo");
+        let response = if next() < risk { "1_yes" } else { "0_no" };
+        csv += &format!("{age},{cd4:.1},{arm},{female},{center},{response}\n");
+    }
+    let data = dir.join("trial.csv");
+    std::fs::write(&data, csv).unwrap();
+    let table = ehrsynth_table::io::read_table(&data, None).unwrap();
+    let schema = ehrsynth_table::Schema::infer(
+        &table,
+        &ehrsynth_table::schema::RoleHints {
+            target: Some("response".into()),
+            site: Some("center".into()),
+            groups: vec!["female".into()],
+            ids: Vec::new(),
+        },
+    )
+    .unwrap();
+    let schema_path = dir.join("trial.schema.toml");
+    schema.save(&schema_path).unwrap();
+    (data, schema_path)
+}
+
+#[test]
+fn a_study_on_a_table_that_is_not_eicu_speaks_of_its_own_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, schema) = write_trial_table(dir.path());
+    let config = parse(&format!(
+        r#"
+title = "trial"
+[data]
+source = "file"
+path = "{}"
+schema = "{}"
+[grid]
+feature_sets = ["all"]
+rows = [300]
+[[generators]]
+kind = "copula"
+[cross_hospital]
+min_rows = 100
+"#,
+        data.display(),
+        schema.display()
+    ))
+    .unwrap();
+    let outcome = run(&config, &dir.path().join("out"), &no_local);
+    if std::env::var_os("KEEP_STUDY").is_some() {
+        let _ = std::fs::create_dir_all("/tmp/w/trial");
+        for f in ["report.html", "summary.md"] {
+            let _ = std::fs::copy(dir.path().join("out").join(f), format!("/tmp/w/trial/{f}"));
+        }
+    }
+    let results = &outcome.results;
+    assert!(!results.roles.eicu_shaped);
+    assert_eq!(results.roles.positive, "1_yes");
+    assert!(
+        (0.2..0.6).contains(&results.outcome_rate),
+        "{}",
+        results.outcome_rate
+    );
+    let audit = results.cells[0].audit.as_ref().expect("audited");
+    assert_eq!(audit.target_positive.as_deref(), Some("1_yes"));
+    assert!(audit.utility.as_ref().unwrap().trtr.auroc.unwrap() > 0.6);
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    for page in [&html, &md] {
+        for eicu_word in [
+            " ICU",
+            "died",
+            "mortality",
+            "race_black",
+            "paper TSTR",
+            "OpenAI o1",
+        ] {
+            assert!(
+                !page.contains(eicu_word),
+                "'{eicu_word}' in a trial's report"
+            );
+        }
+        assert!(page.contains("response = &#39;1_yes&#39;") || page.contains("response = '1_yes'"));
+        // Both values of the group column are listed, not only 1.
+        assert!(page.contains("female = 0") && page.contains("female = 1"));
+        // The cross-site filter is said where the matrix is.
+        assert!(
+            page.contains("1 of the 4 values of &#39;center&#39;")
+                || page.contains("1 of the 4 values of 'center'")
+        );
+    }
+    // The same study on eICU-shaped data keeps the paper's words and numbers.
+    let eicu = parse(SMALL).unwrap();
+    let eicu_out = dir.path().join("eicu");
+    run(&eicu, &eicu_out, &no_local);
+    let html = std::fs::read_to_string(eicu_out.join("report.html")).unwrap();
+    assert!(
+        html.contains("ICU") && html.contains("died in hospital") && html.contains("paper TSTR")
+    );
+}

@@ -10,6 +10,7 @@ use super::paper;
 use super::select::{self, Done, by_feature_set, kl, method, primary, showcase};
 use super::svg::{self, ForestRow, Series};
 use super::tables::{self, ReportTable, glossary};
+use super::words::Words;
 use crate::results::StudyResults;
 
 const STYLE: &str = "\
@@ -200,10 +201,15 @@ fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
 fn figure2(results: &StudyResults) -> String {
     let pts = by_feature_set(&primary(&select::done(results)));
     // Our "all" feature set stands where the paper's 83 columns stand.
+    let published = if Words::of(results).eicu() {
+        &paper::ATTACK_BY_FEATURES[..]
+    } else {
+        &[]
+    };
     let mut counts: Vec<usize> = select::distinct(
         pts.iter()
             .map(select::paper_feature_count)
-            .chain(paper::ATTACK_BY_FEATURES.iter().map(|x| x.0)),
+            .chain(published.iter().map(|x| x.0)),
     );
     counts.sort_unstable();
     let methods = select::distinct(pts.iter().map(|p| p.method.clone()));
@@ -223,11 +229,13 @@ fn figure2(results: &StudyResults) -> String {
             colour: svg::colour(i),
         })
         .collect();
-    series.push(Series {
-        label: "paper (LLM, OpenAI o1)".into(),
-        values: counts.iter().map(|&k| paper::attack_auroc(k)).collect(),
-        colour: svg::PAPER,
-    });
+    if Words::of(results).eicu() {
+        series.push(Series {
+            label: "paper (LLM, OpenAI o1)".into(),
+            values: counts.iter().map(|&k| paper::attack_auroc(k)).collect(),
+            colour: svg::PAPER,
+        });
+    }
     let legend: Vec<(String, &str)> = series.iter().map(|s| (s.label.clone(), s.colour)).collect();
     let all_count = pts
         .iter()
@@ -350,7 +358,11 @@ fn figure4(results: &StudyResults) -> String {
     format!(
         "<section id=\"figure4\" data-check=\"figure4\"><h2>Figure 4 · Real vs synthetic distribution of every feature</h2><p class=\"gloss\">For each method, the cell with the most features: the share of patients per value range, real patients in grey, synthetic in blue; the lowest and highest values are written under each chart, and a bar set apart on the right is the share missing. {}</p><p class=\"gloss\">{}</p>{}{body}</section>",
         esc(glossary::KL),
-        esc(paper::DRIFT_AT_83),
+        esc(if Words::of(results).eicu() {
+            paper::DRIFT_AT_83
+        } else {
+            ""
+        }),
         svg::legend(&[
             ("real patients".into(), svg::REAL),
             ("synthetic".into(), svg::SYNTHETIC)
@@ -409,7 +421,7 @@ fn glossary_html() -> String {
         glossary::GAPS,
         glossary::CROSS,
         glossary::IMPORTANCE,
-        "AUROC (area under the ROC curve): the chance that a randomly chosen patient who died gets a higher risk score than one who survived.",
+        "AUROC (area under the ROC curve): the chance that a randomly chosen row with the outcome gets a higher risk score than one without it.",
         "Gaussian copula and Bayesian network: statistical generators that learn the real data's distributions directly; LLM strategies prompt a language model for rows.",
     ] {
         let _ = write!(h, "<li>{}</li>", esc(g));
@@ -437,15 +449,22 @@ const NAV: [(&str, &str); 14] = [
 
 /// The whole report as one HTML page.
 pub fn render(results: &StudyResults) -> String {
+    let words = Words::of(results);
     let done = select::done(results);
     let mut h = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><style>{STYLE}</style></head><body><main><h1>{}</h1><p class=\"lede\">Synthetic ICU patient data compared with the real patients they imitate, following Lin, Yu and Lee (CHIL 2025). Data: {}. Written by ehrsynth {}.</p><nav>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title><style>{STYLE}</style></head><body><main><h1>{}</h1><p class=\"lede\">{} Data: {}. Outcome: {}. Written by ehrsynth {}.</p><nav>",
         esc(&results.title),
         esc(&results.title),
+        esc(words.lede()),
         esc(&results.data_description),
+        esc(&words.outcome()),
         esc(&results.ehrsynth_version)
     );
     for (id, label) in NAV.iter().chain([("cost", "Cost")].iter()) {
+        let label = match *id {
+            "cross-hospital" if !words.eicu() => "Cross-site",
+            _ => label,
+        };
         let _ = write!(h, "<a href=\"#{id}\">{label}</a>");
     }
     h.push_str("</nav>");
@@ -467,7 +486,7 @@ pub fn render(results: &StudyResults) -> String {
     h.push_str(&figure4(results));
     let mut f5 = tables::importance(results);
     f5.id = "figure5";
-    f5.title = "Figure 5 · Feature importance for in-hospital death".into();
+    f5.title = format!("Figure 5 · Feature importance for {}", words.outcome());
     h.push_str(&section(&f5, "", Some(2)));
     h.push_str("<h2 style=\"margin-top:32px\">Beyond the paper</h2>");
     let mut cross = tables::cross_hospital(results);

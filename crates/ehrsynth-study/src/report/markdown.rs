@@ -43,10 +43,13 @@ fn table_md(t: &ReportTable) -> String {
 
 /// The Markdown summary of a study.
 pub fn render(results: &StudyResults) -> String {
+    let words = super::words::Words::of(results);
     let mut m = format!(
-        "# {}\n\nSynthetic ICU patient data compared with the real patients they imitate, following Lin, Yu and Lee (CHIL 2025). Data: {}. Written by ehrsynth {}. The full report with figures is report.html.\n\n## Summary\n\n",
+        "# {}\n\n{} Data: {}. Outcome: {}. Written by ehrsynth {}. The full report with figures is report.html.\n\n## Summary\n\n",
         cell(&results.title),
+        cell(words.lede()),
         cell(&results.data_description),
+        cell(&words.outcome()),
         cell(&results.ehrsynth_version)
     );
     for sentence in tables::summary(results) {

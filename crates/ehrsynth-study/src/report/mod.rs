@@ -5,6 +5,7 @@
 //! - [`paper`]: the paper's numbers, each with its table or figure.
 //! - `select`: which cells each table shows (methods, slices, seeds averaged, metrics).
 //! - `tables`: the tables as text cells, the plain-words summary, the metric glossary.
+//! - `words`: the words for the data at hand (eICU's, or the table's own outcome and sites).
 //! - `svg`: the inline charts; `html` and `markdown`: the two renderings.
 
 mod html;
@@ -13,6 +14,7 @@ pub mod paper;
 mod select;
 mod svg;
 mod tables;
+mod words;
 
 #[cfg(test)]
 mod tests;

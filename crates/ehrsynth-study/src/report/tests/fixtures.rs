@@ -302,6 +302,7 @@ fn build_realistic() -> StudyResults {
         holdout_rows: holdout.n_rows(),
         outcome_rate,
         cross_hospital: Some(cross_hospital(&cohort, &top5)),
+        roles: crate::results::DataRoles::default(),
         importance: ranking,
         cells,
         pending: Vec::new(),
@@ -323,6 +324,7 @@ pub const HOSTILE: &str = "<script>alert('x')</script>&lab|value";
 pub fn handmade() -> StudyResults {
     let mut study = realistic().clone();
     study.cross_hospital = None;
+    study.roles.site = None;
     study.title = "Hand-made <b>study</b>".into();
     for cell in &mut study.cells {
         if let Some(a) = &mut cell.audit {

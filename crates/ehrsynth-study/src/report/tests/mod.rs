@@ -198,7 +198,7 @@ fn missing_pieces_are_said_plainly() {
     let study = fixtures::handmade();
     let html = render_html(&study);
     let cross = section(&html, "cross-hospital");
-    assert!(cross.contains("data-empty") && cross.contains("no hospital (site) column"));
+    assert!(cross.contains("data-empty") && cross.contains("the data have no site column"));
     let summary = section(&html, "summary");
     assert!(summary.contains("failed: budget of $5 spent") || summary.contains("failed"));
     assert!(summary.contains("llm-naive-openai-o1-all-n400-s7-random failed"));
