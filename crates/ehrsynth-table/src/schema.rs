@@ -156,6 +156,11 @@ pub struct Schema {
     /// Schema file format version.
     #[serde(default = "schema_version")]
     pub version: u32,
+    /// Cell texts that mean "missing" in this data's files, in every column, besides the
+    /// built-in ones (`?`, `na`, `-` ... see [`crate::cell`]): say `-99` or `not recorded`.
+    /// Every command that reads a file with this schema honours them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_tokens: Vec<String>,
     /// The columns.
     #[serde(rename = "column", default)]
     pub columns: Vec<ColumnSpec>,
@@ -172,6 +177,7 @@ const SCHEMA_FILE_HEADER: &str = "\
 #   unit, min, max, categories, description: optional constraints and documentation
 #   missing_allowed = false     when a cell may never be empty (default: allowed)
 #   known_after_outcome = true  when the value is only known after the outcome (label leakage)
+# missing_tokens = [\"-99\", \"not recorded\"] at the top: cell texts read as missing in every column
 # Edit freely, then pass it back with --schema FILE.
 ";
 
@@ -180,6 +186,7 @@ impl Schema {
     pub fn new(columns: Vec<ColumnSpec>) -> crate::Result<Self> {
         let schema = Self {
             version: 1,
+            missing_tokens: Vec::new(),
             columns,
         };
         schema.check(Path::new("<schema>"))?;
@@ -251,7 +258,10 @@ impl Schema {
                     })
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        Self::new(columns)
+        Ok(Self {
+            missing_tokens: self.missing_tokens.clone(),
+            ..Self::new(columns)?
+        })
     }
 
     /// Checks unique names, at most one target and site, and sane ranges.

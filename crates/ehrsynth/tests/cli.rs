@@ -1308,3 +1308,71 @@ fn schema_reads_a_semicolon_file_names_ids_constants_and_typos() {
     );
     assert!(notes.contains("column site_code: constant"), "{notes}");
 }
+
+#[test]
+fn extra_missing_tokens_are_kept_in_the_schema_and_honoured_by_every_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("visits.csv");
+    let mut csv = String::from("weight,ward,outcome\n");
+    for i in 0..200 {
+        let weight = if i % 10 == 0 {
+            "-99".to_string()
+        } else {
+            format!("{}", 50 + i % 40)
+        };
+        let ward = if i % 13 == 0 {
+            "not recorded"
+        } else {
+            ["a", "b"][i % 2]
+        };
+        csv += &format!("{weight},{ward},{}\n", i % 3 == 0);
+    }
+    std::fs::write(&data, csv).unwrap();
+    // Without the flag, -99 is a weight and "not recorded" a ward.
+    let plain = ehrsynth(&["schema", path(&data)]);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    assert!(
+        text(&plain.stdout).contains("min = -99"),
+        "{}",
+        text(&plain.stdout)
+    );
+    let schema = dir.path().join("visits.schema.toml");
+    let run = ehrsynth(&[
+        "schema",
+        path(&data),
+        "--missing",
+        "-99",
+        "--missing",
+        "Not Recorded",
+        "--target",
+        "outcome",
+        "--out",
+        path(&schema),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let written = std::fs::read_to_string(&schema).unwrap();
+    assert!(
+        written.contains("missing_tokens = [\"-99\", \"Not Recorded\"]"),
+        "{written}"
+    );
+    assert!(
+        written.contains("min = 51.0") && written.contains("categories = [\"a\", \"b\"]"),
+        "{written}"
+    );
+    // Another command reading with that schema sees the tokens as missing cells.
+    let (train, holdout) = (dir.path().join("t.csv"), dir.path().join("h.csv"));
+    let split = ehrsynth(&[
+        "split",
+        path(&data),
+        "--train",
+        path(&train),
+        "--holdout",
+        path(&holdout),
+    ]);
+    assert!(split.status.success(), "{}", text(&split.stderr));
+    let table = read_table(&train, None).unwrap();
+    let weight = table.column("weight").unwrap();
+    let missing = (0..weight.len()).filter(|&i| weight.is_missing(i)).count();
+    assert!(missing > 5, "{missing}");
+    assert!((0..weight.len()).all(|i| weight.get_f64(i) != Some(-99.0)));
+}

@@ -13,7 +13,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::{ReadOptions, create, open};
-use crate::cell::push_continuous;
+use crate::cell::{MissingTokens, push_continuous};
 use crate::column::Value;
 use crate::error::{TableError, short_list};
 use crate::progress::Progress;
@@ -371,12 +371,19 @@ fn read_records<R: Read>(
         None => header.clone(),
     };
     let positions = locate_columns(&header, &names, path)?;
+    // The schema's own missing tokens join the caller's.
+    let missing = match schema.filter(|s| !s.missing_tokens.is_empty()) {
+        Some(s) => {
+            MissingTokens::with_extra(options.missing.extra().iter().chain(&s.missing_tokens))
+        }
+        None => options.missing.clone(),
+    };
     let mut builders: Vec<ColumnBuilder> = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
             ColumnBuilder::for_kind(name, schema.map(|s| s.columns()[i].kind))
-                .with_missing(options.missing.clone())
+                .with_missing(missing.clone())
         })
         .collect();
     let mut record = csv::ByteRecord::new();

@@ -4,14 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use ehrsynth_table::io::read_table;
+use ehrsynth_table::cell::MissingTokens;
+use ehrsynth_table::io::{ReadOptions, read_table_with_options};
 use ehrsynth_table::schema::RoleHints;
-use ehrsynth_table::{Role, Schema};
+use ehrsynth_table::{NoProgress, Role, Schema};
 
 pub const EXAMPLES: &str = "Examples:
   ehrsynth schema cohort.csv --target death --site hospitalid --group is_female --group race_black
   ehrsynth schema cohort.parquet --target death --out cohort.schema.toml   # then edit it
-  ehrsynth schema cohort.csv --schema cohort.schema.toml                    # check a table against an edited schema";
+  ehrsynth schema cohort.csv --schema cohort.schema.toml                    # check a table against an edited schema
+  ehrsynth schema trial.csv --missing -99 --missing \"not recorded\" --out trial.schema.toml
+Built-in missing tokens: an empty cell, NA, N/A, NaN, NULL, None in every column; ?, ., -, na,
+n/a, #n/a, nil, missing, unknown (any case) in numeric columns. --missing adds tokens for every column; they are written
+into the schema, so every command that reads with it honours them.";
 
 /// Arguments of `ehrsynth schema`.
 #[derive(Debug, Args)]
@@ -36,13 +41,21 @@ pub struct SchemaArgs {
     /// Write the schema to this file instead of printing it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A cell text that means "missing" in this file, in every column (repeat for several,
+    /// e.g. --missing -99 --missing "not recorded"); kept in the schema written.
+    #[arg(long = "missing", allow_hyphen_values = true)]
+    missing: Vec<String>,
 }
 
 /// Runs `ehrsynth schema`.
 pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
     let given = args.schema.as_deref().map(Schema::load).transpose()?;
-    let table = read_table(&args.data, given.as_ref())?;
-    let schema = match given {
+    let options = ReadOptions {
+        missing: MissingTokens::with_extra(&args.missing),
+        ..ReadOptions::default()
+    };
+    let table = read_table_with_options(&args.data, given.as_ref(), &options, &NoProgress)?;
+    let mut schema = match given {
         Some(mut schema) => {
             apply_roles(&mut schema, &args)?;
             let report = schema.validate_table(&table)?;
@@ -83,6 +96,11 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
             schema
         }
     };
+    for token in MissingTokens::with_extra(&args.missing).extra() {
+        if !schema.missing_tokens.contains(token) {
+            schema.missing_tokens.push(token.clone());
+        }
+    }
     match &args.out {
         Some(path) => {
             schema.save(path)?;
