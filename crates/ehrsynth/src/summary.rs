@@ -63,22 +63,14 @@ pub fn table_summary(table: &Table, schema: &Schema) -> String {
 }
 
 /// A one-line headline: rows, columns, target rate, sites.
-pub fn headline(table: &Table, schema: &Schema) -> String {
+pub fn headline(table: &Table, schema: &Schema, positive: Option<&str>) -> String {
     let mut parts = vec![format!(
         "{} rows x {} columns",
         table.n_rows(),
         table.n_columns()
     )];
     if let Some(target) = schema.target().and_then(|t| table.column(t)) {
-        let values: Vec<f64> = (0..target.len())
-            .filter_map(|i| target.get_f64(i))
-            .collect();
-        let positives = values.iter().filter(|&&v| v == 1.0).count();
-        parts.push(format!(
-            "{} = 1 in {positives} rows ({:.2}%)",
-            target.name(),
-            100.0 * positives as f64 / values.len().max(1) as f64
-        ));
+        parts.push(target_share(target, positive));
     }
     if let Some(site) = schema.site().and_then(|s| table.column(s)) {
         let mut sites: Vec<String> = (0..site.len()).map(|i| site.value(i).to_string()).collect();
@@ -91,4 +83,25 @@ pub fn headline(table: &Table, schema: &Schema) -> String {
         parts.push(format!("groups: {}", groups.join(", ")));
     }
     parts.join("; ")
+}
+
+/// "death = 1 in 110 rows (8.59%)", the positive class read as the audit reads it (a target of
+/// two labels counts its positive label); "outcome: 52 values" for one that is not binary.
+fn target_share(target: &ehrsynth_table::Column, positive: Option<&str>) -> String {
+    match ehrsynth_eval::target::BinaryTarget::infer(target, positive) {
+        Ok(classes) => {
+            let labels = classes
+                .labels(target, "data")
+                .unwrap_or_else(|_| vec![None; target.len()]);
+            let known = labels.iter().flatten().count();
+            let positives = labels.iter().filter(|l| **l == Some(true)).count();
+            format!(
+                "{} = {} in {positives} rows ({:.2}%)",
+                target.name(),
+                classes.positive,
+                100.0 * positives as f64 / known.max(1) as f64
+            )
+        }
+        Err(_) => format!("target {}: not two classes", target.name()),
+    }
 }

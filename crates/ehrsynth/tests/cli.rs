@@ -1214,11 +1214,11 @@ fn a_target_of_two_labels_is_read_with_its_positive_class_stated() {
         .filter(|i| 20 + (i * 37) % 70 > 65 || i % 9 == 0)
         .count();
     assert!(positives > 50, "{positives}");
-    assert!(said.contains("with outcome = '1_yes'"), "{said}");
+    // "wrote a.csv (320 rows x 3 columns; outcome = 1_yes in 75 rows (23.44%))", twice.
     let counted: usize = said
         .lines()
         .filter_map(|l| {
-            l.split(", ")
+            l.split("outcome = 1_yes in ")
                 .nth(1)?
                 .split(' ')
                 .next()?

@@ -115,7 +115,8 @@ pub fn csv_error(path: &Path, gzip: bool, last_line: u64, error: csv::Error) -> 
     }
 }
 
-/// Reads the header row as text column names; an empty file is an error.
+/// Reads the header row as text column names; an empty file is an error. A field with no name
+/// (the row-name column R and pandas write) is named `unnamed_N`, N its 1-based position.
 pub fn read_header<R: Read>(
     reader: &mut csv::Reader<R>,
     path: &Path,
@@ -141,7 +142,11 @@ pub fn read_header<R: Read>(
                 i + 1
             ),
         })?;
-        let name = name.trim().trim_start_matches('\u{feff}').to_string();
+        let mut name = name.trim().trim_start_matches('\u{feff}').to_string();
+        // R's write.csv and pandas' to_csv leave the row-name column's header empty.
+        if name.is_empty() {
+            name = format!("unnamed_{}", i + 1);
+        }
         if !seen.insert(name.clone()) {
             return Err(TableError::DuplicateColumn {
                 path: path.to_path_buf(),

@@ -146,20 +146,30 @@ fn run_eicu(args: EicuArgs) -> anyhow::Result<()> {
     for step in &cohort.steps {
         eprintln!("  {:>8}  {}", step.remaining, step.label);
     }
-    write_with_schema(&args.out, &cohort.table, &cohort.schema)
+    write_with_schema(&args.out, &cohort.table, &cohort.schema, None)
 }
 
 fn run_reference(args: ReferenceArgs) -> anyhow::Result<()> {
     let cohort = args.size.simulate()?;
-    write_with_schema(&args.out, &cohort.table, &eicu_schema())
+    write_with_schema(&args.out, &cohort.table, &eicu_schema(), None)
 }
 
-/// Writes the table and its schema file beside it, and says what was written.
-pub fn write_with_schema(out: &Path, table: &Table, schema: &Schema) -> anyhow::Result<()> {
+/// Writes the table and its schema file beside it, and says what was written (the target's
+/// share read with `positive` as its positive class, when given).
+pub fn write_with_schema(
+    out: &Path,
+    table: &Table,
+    schema: &Schema,
+    positive: Option<&str>,
+) -> anyhow::Result<()> {
     write_table(out, table)?;
     let schema_path = schema_path_for(out);
     schema.save(&schema_path)?;
-    eprintln!("wrote {} ({})", out.display(), headline(table, schema));
+    eprintln!(
+        "wrote {} ({})",
+        out.display(),
+        headline(table, schema, positive)
+    );
     eprintln!("wrote {}", schema_path.display());
     Ok(())
 }

@@ -310,7 +310,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
             args.rows
         );
     }
-    write_with_schema(&args.out, &table, &schema)
+    write_with_schema(&args.out, &table, &schema, None)
 }
 
 /// The LLM generator for `--generator llm`, or `None` after printing the estimate for

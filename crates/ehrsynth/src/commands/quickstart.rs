@@ -53,9 +53,9 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let cohort = args.size.simulate()?;
     let schema = eicu_schema();
     let out = args.out_dir.join("reference.parquet");
-    write_with_schema(&out, &cohort.table, &schema)?;
+    write_with_schema(&out, &cohort.table, &schema, None)?;
     println!("Reference cohort (simulated; see docs/reference-cohort.md)");
-    println!("{}", headline(&cohort.table, &schema));
+    println!("{}", headline(&cohort.table, &schema, None));
     println!();
     print!("{}", table_summary(&cohort.table, &schema));
 
@@ -115,6 +115,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 &args.out_dir.join(format!("{stem}.parquet")),
                 &synthetic,
                 cell_schema,
+                None,
             )?;
             std::fs::write(
                 args.out_dir.join(format!("{stem}.audit.json")),

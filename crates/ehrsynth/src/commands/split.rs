@@ -55,22 +55,6 @@ pub struct SplitArgs {
     seed: u64,
 }
 
-/// "123 with target = 'yes' (8.2%)" for the rows of one side.
-fn positives_in(
-    classes: &BinaryTarget,
-    column: &ehrsynth_table::Column,
-    rows: &[usize],
-) -> anyhow::Result<String> {
-    let labels = classes.labels(column, "data")?;
-    let positives = rows.iter().filter(|&&i| labels[i] == Some(true)).count();
-    Ok(format!(
-        "{positives} with {} = '{}' ({:.1}%)",
-        classes.column,
-        classes.positive,
-        100.0 * positives as f64 / rows.len().max(1) as f64
-    ))
-}
-
 /// Runs `ehrsynth split`.
 pub fn run(args: SplitArgs) -> anyhow::Result<()> {
     let schema = load_schema(
@@ -108,22 +92,13 @@ pub fn run(args: SplitArgs) -> anyhow::Result<()> {
                 "a stratified split needs a target: set role = \"target\" in the schema (ehrsynth schema DATA --target COL --out FILE)"
             );
         };
-        let column = table.require(target)?;
         // The same two-class rule as evaluate and importance: a 52-valued target is an error
         // here too, and a two-label one is counted by its positive label.
-        let classes = BinaryTarget::infer(column, args.positive.as_deref())?;
-        let split = stratified_split(&table, target, args.holdout_share, args.seed)?;
-        for (side, rows) in [("training", &split.train), ("holdout", &split.holdout)] {
-            eprintln!(
-                "{side} rows: {}, {}",
-                rows.len(),
-                positives_in(&classes, column, rows)?
-            );
-        }
-        split
+        BinaryTarget::infer(table.require(target)?, args.positive.as_deref())?;
+        stratified_split(&table, target, args.holdout_share, args.seed)?
     };
     let (train, holdout) = split.apply(&table);
-    write_with_schema(&args.train, &train, &schema)?;
-    write_with_schema(&args.holdout, &holdout, &schema)?;
+    write_with_schema(&args.train, &train, &schema, args.positive.as_deref())?;
+    write_with_schema(&args.holdout, &holdout, &schema, args.positive.as_deref())?;
     Ok(())
 }
