@@ -520,11 +520,11 @@ pub fn audit(
     }
 
     // Privacy.
-    if let Some(note) = site
+    let across_sites = site
         .as_deref()
-        .and_then(|s| split_by_site_note(train, holdout, s))
-    {
-        notes.push(note);
+        .and_then(|s| split_by_site_note(train, holdout, s));
+    if let Some(note) = &across_sites {
+        notes.push(note.clone());
     }
     let clock = Instant::now();
     progress.start("privacy", None, "steps");
@@ -535,7 +535,10 @@ pub fn audit(
         &encoder_all.distance_matrix(synthetic)?,
         config.seed,
     ) {
-        Ok(report) => Some(report),
+        Ok(report) => Some(PrivacyReport {
+            non_members_from_other_sites: across_sites.is_some(),
+            ..report
+        }),
         Err(e) => {
             notes.push(format!("privacy skipped: {e}"));
             None

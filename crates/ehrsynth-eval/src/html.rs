@@ -299,6 +299,9 @@ pub fn render(report: &AuditReport) -> String {
             p.members_evaluated,
             p.non_members_evaluated
         );
+        if p.non_members_from_other_sites {
+            h.push_str("<p><em>Not read as leakage: the non-members come from other hospitals than the members (a hospital split), so figures above 0.5 may show the difference between hospitals. Judge leakage on a random split.</em></p>");
+        }
         h.push_str("<table><tr><th>attack</th><th>AUROC</th><th>advantage</th><th>TPR@1%FPR</th><th>TPR@0.1%FPR</th><th>empirical risk</th></tr>");
         for a in &p.attacks {
             let _ = write!(

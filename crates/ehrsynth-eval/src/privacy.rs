@@ -75,6 +75,11 @@ pub struct PrivacyReport {
     pub non_members_evaluated: usize,
     /// The attacks.
     pub attacks: Vec<AttackReport>,
+    /// The non-members come from other hospitals (sites) than the members (a hospital split):
+    /// the figures above 0.5 may measure the difference between hospitals, not a leak, so they
+    /// are not read as leakage (set by the audit).
+    #[serde(default)]
+    pub non_members_from_other_sites: bool,
 }
 
 /// One-sided z at which a privacy figure is called more than chance (p < 0.005).
@@ -316,6 +321,7 @@ pub fn privacy(
         members_evaluated: members.n_rows,
         non_members_evaluated: non_members.n_rows,
         attacks,
+        non_members_from_other_sites: false,
     })
 }
 
@@ -361,6 +367,7 @@ mod tests {
             members_evaluated: 0,
             non_members_evaluated: 0,
             attacks: vec![],
+            non_members_from_other_sites: false,
         };
         assert!(!report(1.0).dcr_share_beyond_chance(10));
         assert!(report(1.0).dcr_share_beyond_chance(1000));

@@ -484,6 +484,16 @@ kind = "copula"
         "{:?}",
         audit.notes
     );
+    // Its privacy figures are said not to be read as leakage, in the figure's own table.
+    assert!(audit.privacy.as_ref().unwrap().non_members_from_other_sites);
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let privacy = &html[html.find("id=\"privacy\"").unwrap()..];
+    assert!(
+        privacy.contains("not judged: members and non-members come from different hospitals"),
+        "{}",
+        &privacy[..2000.min(privacy.len())]
+    );
+    assert!(html.contains("1 hospital-split cell is not judged"));
 }
 
 /// A trial-like table: an outcome of two labels, a site column, a 0/1 group column.

@@ -78,7 +78,8 @@ fn table_html(t: &ReportTable, bar_column: Option<usize>) -> String {
     for row in &t.rows {
         h.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = if flag_col == Some(i) && cell != "none" {
+            let class = if flag_col == Some(i) && cell != "none" && !cell.starts_with("not judged")
+            {
                 "flag"
             } else {
                 cell_class(cell, paper_cols.get(i).copied().unwrap_or(false))

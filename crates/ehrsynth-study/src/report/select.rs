@@ -315,6 +315,17 @@ pub mod control {
     }
 }
 
+/// The cell's non-members come from other hospitals than its members (a hospital split), so
+/// its privacy figures are not read as leakage.
+pub fn across_sites(a: &AuditReport) -> bool {
+    a.privacy
+        .as_ref()
+        .is_some_and(|p| p.non_members_from_other_sites)
+}
+
+/// What the flags column says for such a cell.
+pub const ACROSS_SITES: &str = "not judged: members and non-members come from different hospitals (read privacy on the random split)";
+
 /// Attack AUROC at or above which a cell is flagged (0.5 = the attacker guesses).
 pub const ATTACK_FLAG: f64 = 0.6;
 /// DCR share at or above which a cell is flagged (0.5 = synthetic rows no closer to training rows).
@@ -325,6 +336,10 @@ pub const DCR_FLAG: f64 = 0.6;
 /// of 1.00 is noise), and exact copies only beyond what real holdout rows show.
 pub fn privacy_flags(a: &AuditReport) -> Vec<String> {
     let mut flags = Vec::new();
+    if across_sites(a) {
+        // Members and non-members differ by hospital: a high figure is no evidence of a leak.
+        return flags;
+    }
     if let Some(attack) = strongest_attack(a)
         && let Some(x) = attack.auroc.filter(|&x| x >= ATTACK_FLAG)
         && attack.beyond_chance()

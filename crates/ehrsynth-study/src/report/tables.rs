@@ -776,7 +776,18 @@ pub fn utility(results: &StudyResults) -> ReportTable {
             gap.map_or_else(|| "–".into(), |g| format!("{g:+.3}")),
             with_ci(u.across.auprc, u.across.auprc_ci),
             n3(u.within.auroc),
-            n3(u.unseen_sites_pooled.as_ref().and_then(|s| s.auroc)),
+            u.unseen_sites_pooled.as_ref().map_or_else(
+                || "–".into(),
+                |s| {
+                    format!(
+                        "{} ({} rows, {} positive{})",
+                        with_ci(s.auroc, s.auroc_ci),
+                        s.test_rows,
+                        s.test_positives,
+                        if s.too_few { "; too few to judge" } else { "" }
+                    )
+                },
+            ),
             n3(control::tstr(d.audit)),
         ]);
     }
@@ -820,7 +831,9 @@ pub fn privacy(results: &StudyResults) -> ReportTable {
             and_control(attack.and_then(|x| x.auroc), control::attack_auroc(a)),
             n3(attack.and_then(|x| x.tpr_at_fpr_1pct)),
             and_control(a.fidelity.detection_auroc, control::detection(a)),
-            if flags.is_empty() {
+            if select::across_sites(a) {
+                select::ACROSS_SITES.into()
+            } else if flags.is_empty() {
                 "none".into()
             } else {
                 flags.join("; ")
@@ -1018,19 +1031,31 @@ fn privacy_finding(done: &[Done<'_>]) -> String {
                 .then(|| format!("{} ({})", select::cell_words(d.spec()), flags.join(", ")))
         })
         .collect();
-    let strongest = done
+    let judged: Vec<&Done<'_>> = done
+        .iter()
+        .filter(|d| !select::across_sites(d.audit))
+        .collect();
+    let unjudged = match done.len() - judged.len() {
+        0 => String::new(),
+        n => format!(
+            " {n} hospital-split cell{} not judged: {} members and non-members come from different hospitals.",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "its" } else { "their" }
+        ),
+    };
+    let strongest = judged
         .iter()
         .filter_map(|d| attack_auroc(d.audit))
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
     if flagged.is_empty() {
         format!(
-            "Privacy: no cell raised a flag; the strongest membership attack reached AUROC {} (0.5 means the attacker cannot tell who was in the training data; flags start at {:.1}).",
+            "Privacy: no cell raised a flag; the strongest membership attack reached AUROC {} (0.5 means the attacker cannot tell who was in the training data; flags start at {:.1}).{unjudged}",
             n3(strongest),
             select::ATTACK_FLAG
         )
     } else {
         format!(
-            "Privacy risk: {} of {} audited cells raised a flag: {}.",
+            "Privacy risk: {} of {} audited cells raised a flag: {}.{unjudged}",
             flagged.len(),
             done.len(),
             flagged.join("; ")
