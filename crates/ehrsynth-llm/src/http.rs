@@ -2,7 +2,10 @@
 //! servers that run beside the data (llama.cpp's llama-server, vLLM, Ollama, LM Studio) and
 //! `https://` (rustls with Mozilla's roots, ring backend) for the hosted APIs. It sends one POST
 //! per connection with a JSON body, reads the status, the Retry-After header and the body
-//! (Content-Length, chunked, or until close), and enforces a timeout on every connect and read.
+//! (Content-Length, chunked, or until close), and enforces a timeout on every connect and read
+//! and a deadline on the whole answer (the same timeout), and caps an answer's size
+//! ([`DEFAULT_MAX_ANSWER_BYTES`], [`Client::with_max_answer_bytes`]): hostile sizes (a chunk of
+//! 2⁶⁴ − 1 bytes, a Content-Length of 100 TB, two that disagree) are errors before any allocation.
 //!
 //! For networks whose proxy re-signs TLS (common in hospitals), [`Client::new`] trusts an extra
 //! PEM bundle besides the built-in roots (`--ca-cert FILE` or `EHRSYNTH_CA_CERT`). `https://`
@@ -16,7 +19,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -226,6 +229,7 @@ impl Proxy {
 #[derive(Debug, Clone)]
 pub struct Client {
     timeout: Duration,
+    max_answer_bytes: usize,
     tls: Arc<rustls::ClientConfig>,
     /// The proxy, or why the proxy setting cannot be used (which fails `https://` requests only).
     proxy: Result<Option<Proxy>, HttpError>,
@@ -240,9 +244,16 @@ impl Client {
         let ca_cert = ca_cert.or(from_env.as_deref().map(Path::new));
         Ok(Self {
             timeout,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             tls: tls_config(ca_cert)?,
             proxy: Proxy::from_env(),
         })
+    }
+
+    /// The same client with another cap on an answer's size (headers and body).
+    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Self {
+        self.max_answer_bytes = bytes;
+        self
     }
 
     /// A client with exactly these settings (no environment): `proxy` is `http://host:port`.
@@ -253,6 +264,7 @@ impl Client {
     ) -> Result<Self, HttpError> {
         Ok(Self {
             timeout,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             tls: tls_config(ca_cert)?,
             proxy: proxy.map(|p| Proxy::parse(p, None)).transpose(),
         })
@@ -266,6 +278,10 @@ impl Client {
         body: &str,
     ) -> Result<HttpAnswer, HttpError> {
         let target = split_url(url)?;
+        let limits = Limits {
+            max_bytes: self.max_answer_bytes,
+            deadline: Instant::now() + self.timeout,
+        };
         let proxy = match (&self.proxy, target.tls) {
             (Err(e), true) => return Err(e.clone()),
             (Ok(Some(p)), true) if p.applies_to(&target.host) => Some(p),
@@ -280,14 +296,18 @@ impl Client {
         }
         let request = request_text(&target, headers, body);
         if !target.tls {
-            return exchange(tcp, &request).map_err(broken);
+            return exchange(Guarded::new(tcp, limits), &request).map_err(broken);
         }
         let name = ServerName::try_from(target.host.clone()).map_err(|_| {
             HttpError::BadUrl(url.into(), "the host is not a valid TLS server name".into())
         })?;
         let connection = rustls::ClientConnection::new(self.tls.clone(), name)
             .map_err(|e| HttpError::Tls(target.authority.clone(), e.to_string()))?;
-        exchange(rustls::StreamOwned::new(connection, tcp), &request).map_err(broken)
+        exchange(
+            Guarded::new(rustls::StreamOwned::new(connection, tcp), limits),
+            &request,
+        )
+        .map_err(broken)
     }
 }
 
@@ -419,8 +439,78 @@ fn request_text(target: &Target, headers: &[(String, String)], body: &str) -> St
     request
 }
 
+/// The largest answer (status line, headers and body) read by default: far above any rows answer,
+/// far below what would strain memory.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 8 << 20;
+
+/// What one attempt may take: bytes, and a deadline for the whole answer (not only each read,
+/// so a server that drips one byte a second cannot hold a request past its timeout).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_bytes: usize,
+    deadline: Instant,
+}
+
+/// A stream that stops with an error once the answer passes its size cap or its deadline.
+struct Guarded<S> {
+    inner: S,
+    limits: Limits,
+    read: usize,
+}
+
+impl<S> Guarded<S> {
+    fn new(inner: S, limits: Limits) -> Self {
+        Self {
+            inner,
+            limits,
+            read: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for Guarded<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() > self.limits.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the answer did not finish within the timeout",
+            ));
+        }
+        // Never read past the cap, so a huge answer costs at most the cap in memory.
+        let room = (self.limits.max_bytes + 1).saturating_sub(self.read);
+        let want = buf.len().min(room.max(1));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.read += n;
+        if self.read > self.limits.max_bytes {
+            return Err(too_large(self.limits.max_bytes));
+        }
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Guarded<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn too_large(max: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the answer is larger than {max} bytes (the cap on an answer's size)"),
+    )
+}
+
+fn invalid(message: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string())
+}
+
 /// Writes `request` and reads the answer.
-fn exchange<S: Read + Write>(mut stream: S, request: &str) -> std::io::Result<HttpAnswer> {
+fn exchange<S: Read + Write>(mut stream: Guarded<S>, request: &str) -> std::io::Result<HttpAnswer> {
     stream.write_all(request.as_bytes())?;
     stream.flush()?;
     let mut reader = BufReader::new(stream);
@@ -436,7 +526,7 @@ fn exchange<S: Read + Write>(mut stream: S, request: &str) -> std::io::Result<Ht
                 format!("not an HTTP answer: '{}'", status_line.trim()),
             )
         })?;
-    let (mut length, mut chunked, mut retry_after) = (None, false, None);
+    let (mut length, mut chunked, mut retry_after) = (None::<usize>, false, None);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -445,16 +535,28 @@ fn exchange<S: Read + Write>(mut stream: S, request: &str) -> std::io::Result<Ht
         if let Some((name, value)) = line.split_once(':') {
             let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
             match name.as_str() {
-                "content-length" => length = value.parse::<usize>().ok(),
+                "content-length" => {
+                    let n = value
+                        .parse::<usize>()
+                        .map_err(|_| invalid(&format!("bad Content-Length '{value}'")))?;
+                    if length.is_some_and(|m| m != n) {
+                        return Err(invalid("two different Content-Length headers"));
+                    }
+                    length = Some(n);
+                }
                 "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
                 "retry-after" => retry_after = value.parse::<u64>().ok(),
                 _ => {}
             }
         }
     }
+    let max_bytes = reader.get_ref().limits.max_bytes;
     let bytes = if chunked {
-        read_chunked(&mut reader)?
+        read_chunked(&mut reader, max_bytes)?
     } else if let Some(n) = length {
+        if n > max_bytes {
+            return Err(too_large(max_bytes));
+        }
         let mut buf = vec![0; n];
         reader.read_exact(&mut buf)?;
         buf
@@ -470,7 +572,7 @@ fn exchange<S: Read + Write>(mut stream: S, request: &str) -> std::io::Result<Ht
     })
 }
 
-fn read_chunked<R: BufRead>(reader: &mut R) -> std::io::Result<Vec<u8>> {
+fn read_chunked<R: BufRead>(reader: &mut R, max_bytes: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let mut size_line = String::new();
@@ -484,6 +586,10 @@ fn read_chunked<R: BufRead>(reader: &mut R) -> std::io::Result<Vec<u8>> {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
         if size == 0 {
             return Ok(out);
+        }
+        // Checked before allocating: a chunk of ffffffffffffffff bytes overflowed `size + 2`.
+        if size > max_bytes.saturating_sub(out.len()) {
+            return Err(too_large(max_bytes));
         }
         let mut chunk = vec![0; size + 2];
         reader.read_exact(&mut chunk)?;
