@@ -27,7 +27,7 @@ pub mod results;
 pub mod runner;
 pub mod tidy;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use config::StudyConfig;
 pub use runner::{Observer, RunOptions, StudyOutcome, run_study};
@@ -64,14 +64,4 @@ pub enum StudyError {
     Data(String),
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so a reader
-/// (or a killed run) never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
-}
+pub use ehrsynth_table::io::write_file_atomically as write_atomically;

@@ -343,11 +343,13 @@ impl Schema {
         format!("{SCHEMA_FILE_HEADER}\n{body}")
     }
 
-    /// Writes the schema file.
+    /// Writes the schema file (through a partial file and a rename).
     pub fn save(&self, path: &Path) -> crate::Result<()> {
-        std::fs::write(path, self.to_toml()).map_err(|source| TableError::Io {
-            path: path.to_path_buf(),
-            source,
+        crate::io::write_file_atomically(path, self.to_toml().as_bytes()).map_err(|source| {
+            TableError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 

@@ -1376,3 +1376,94 @@ fn extra_missing_tokens_are_kept_in_the_schema_and_honoured_by_every_read() {
     assert!(missing > 5, "{missing}");
     assert!((0..weight.len()).all(|i| weight.get_f64(i) != Some(-99.0)));
 }
+
+#[test]
+fn an_output_never_overwrites_an_input_and_a_replaced_output_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("t.csv");
+    let made = ehrsynth(&[
+        "cohort",
+        "reference",
+        "--rows",
+        "300",
+        "--out",
+        path(&train),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let before = std::fs::read(&train).unwrap();
+    let same_dir = dir.path().join(".").join("t.csv");
+    // generate --out over --train replaced 1,196 real rows with 10 synthetic ones, exit 0.
+    let over = ehrsynth(&[
+        "generate",
+        "--generator",
+        "copula",
+        "--train",
+        path(&train),
+        "--out",
+        path(&same_dir),
+        "--rows",
+        "10",
+    ]);
+    assert!(!over.status.success());
+    assert!(
+        text(&over.stderr).contains("is also an input"),
+        "{}",
+        text(&over.stderr)
+    );
+    // Another format but the same schema file beside it.
+    let parquet = dir.path().join("t.parquet");
+    let schema_clash = ehrsynth(&[
+        "generate",
+        "--generator",
+        "copula",
+        "--train",
+        path(&train),
+        "--out",
+        path(&parquet),
+        "--rows",
+        "10",
+    ]);
+    assert!(!schema_clash.status.success());
+    assert!(text(&schema_clash.stderr).contains("the schema written beside --out"));
+    // split --train a --holdout a wrote the holdout over the training rows.
+    let a = dir.path().join("a.csv");
+    let twice = ehrsynth(&[
+        "split",
+        path(&train),
+        "--train",
+        path(&a),
+        "--holdout",
+        path(&a),
+    ]);
+    assert!(!twice.status.success());
+    assert!(
+        text(&twice.stderr).contains("are the same file"),
+        "{}",
+        text(&twice.stderr)
+    );
+    assert_eq!(std::fs::read(&train).unwrap(), before);
+    assert!(!a.exists());
+    // Rerunning replaces its own outputs, and says so; no partial file is left behind.
+    let out = dir.path().join("syn.csv");
+    let args = [
+        "generate",
+        "--generator",
+        "copula",
+        "--train",
+        path(&train),
+        "--out",
+        path(&out),
+        "--rows",
+        "20",
+    ];
+    assert!(ehrsynth(&args).status.success());
+    let again = ehrsynth(&args);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains(&format!("replacing {}", out.display())));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

@@ -104,12 +104,47 @@ pub fn read_table_with_options(
     }
 }
 
-/// Writes a table in the format named by `path`'s extension.
+/// Writes a table in the format named by `path`'s extension. The rows go to a hidden
+/// `.NAME.partial` file beside it that is renamed into place once complete, so a crash or a
+/// full disk never leaves a torn table where a good one was.
 pub fn write_table(path: &Path, table: &Table) -> crate::Result<()> {
-    match Format::from_path(path)? {
-        Format::Delimited { delimiter, gzip } => csv::write_delimited(path, table, delimiter, gzip),
-        Format::Parquet => write_parquet(path, table),
-    }
+    let format = Format::from_path(path)?;
+    let partial = partial_path(path);
+    let written = match format {
+        Format::Delimited { delimiter, gzip } => {
+            csv::write_delimited(&partial, table, delimiter, gzip)
+        }
+        Format::Parquet => write_parquet(&partial, table),
+    };
+    written
+        .and_then(|()| {
+            std::fs::rename(&partial, path).map_err(|source| TableError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&partial);
+        })
+}
+
+/// Writes `bytes` to `path` through its partial file and a rename (see [`write_table`]).
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = partial_path(path);
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&partial);
+        })
+}
+
+/// The hidden file a table is written to before it is renamed into `path`.
+pub fn partial_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
 }
 
 #[cfg(feature = "parquet")]

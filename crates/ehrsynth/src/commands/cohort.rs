@@ -130,6 +130,11 @@ fn parse_table_files(specs: &[String]) -> anyhow::Result<HashMap<String, PathBuf
 }
 
 fn run_eicu(args: EicuArgs) -> anyhow::Result<()> {
+    let [out, schema] = super::with_schema(&args.out);
+    super::check_outputs(
+        &[],
+        &[("--out", &out), ("the schema beside --out", &schema)],
+    )?;
     let options = EicuOptions {
         table_files: parse_table_files(&args.tables)?,
         first_stay: match args.first_stay {
@@ -150,6 +155,11 @@ fn run_eicu(args: EicuArgs) -> anyhow::Result<()> {
 }
 
 fn run_reference(args: ReferenceArgs) -> anyhow::Result<()> {
+    let [out, schema] = super::with_schema(&args.out);
+    super::check_outputs(
+        &[],
+        &[("--out", &out), ("the schema beside --out", &schema)],
+    )?;
     let cohort = args.size.simulate()?;
     write_with_schema(&args.out, &cohort.table, &eicu_schema(), None)
 }

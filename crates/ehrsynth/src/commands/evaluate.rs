@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ehrsynth_eval::roles::{NamedRoles, check_roles};
 use ehrsynth_eval::{AuditConfig, AuditReport, audit};
-use ehrsynth_table::io::read_table;
+use ehrsynth_table::io::{read_table, write_file_atomically};
 use ehrsynth_table::schema::RoleHints;
 use ehrsynth_table::{Schema, Table};
 
@@ -173,6 +173,18 @@ fn audit_schema(schema: Schema, synthetic: &Path) -> anyhow::Result<Schema> {
 
 /// Runs `ehrsynth evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
+    let tables = [&args.train, &args.holdout, &args.synthetic].map(|p| super::with_schema(p));
+    let inputs: Vec<&Path> = tables
+        .iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .chain(args.schema.as_deref())
+        .collect();
+    let outputs: Vec<(&str, &Path)> = [("--json", &args.json), ("--html", &args.html)]
+        .into_iter()
+        .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))
+        .collect();
+    super::check_outputs(&inputs, &outputs)?;
     let mut schema = load_schema(
         args.schema.as_deref(),
         &args.train,
@@ -220,12 +232,12 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     print!("{}", console_summary(&report));
     eprintln!("audit took {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        write_file_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, ehrsynth_eval::html::render(&report))
+        write_file_atomically(path, ehrsynth_eval::html::render(&report).as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

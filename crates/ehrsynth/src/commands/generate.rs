@@ -266,6 +266,24 @@ pub fn new_generator(
 
 /// Runs `ehrsynth generate`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    let [train_file, train_schema] = super::with_schema(&args.train);
+    let inputs: Vec<&Path> = [Some(train_file.as_path()), Some(&train_schema)]
+        .into_iter()
+        .chain([
+            args.schema.as_deref(),
+            args.llm.template.as_deref(),
+            args.llm.prices.as_deref(),
+        ])
+        .flatten()
+        .collect();
+    let [out_file, out_schema] = super::with_schema(&args.out);
+    super::check_outputs(
+        &inputs,
+        &[
+            ("--out", &out_file),
+            ("the schema written beside --out", &out_schema),
+        ],
+    )?;
     let condition: Option<Condition> = args.condition.as_deref().map(str::parse).transpose()?;
     let full = load_schema(args.schema.as_deref(), &args.train, None, None)?;
     let schema = match &args.features {

@@ -1,11 +1,11 @@
 //! `ehrsynth importance`: rank features for the target and write a feature list.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use ehrsynth_eval::importance;
-use ehrsynth_table::io::read_table;
+use ehrsynth_table::io::{read_table, write_file_atomically};
 
 use super::evaluate::load_schema;
 
@@ -46,6 +46,20 @@ pub struct ImportanceArgs {
 
 /// Runs `ehrsynth importance`.
 pub fn run(args: ImportanceArgs) -> anyhow::Result<()> {
+    let [data, data_schema] = super::with_schema(&args.data);
+    let inputs: Vec<&Path> = [
+        Some(data.as_path()),
+        Some(&data_schema),
+        args.schema.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let outputs: Vec<(&str, &Path)> = [("--out", &args.out), ("--json", &args.json)]
+        .into_iter()
+        .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))
+        .collect();
+    super::check_outputs(&inputs, &outputs)?;
     let schema = load_schema(
         args.schema.as_deref(),
         &args.data,
@@ -100,12 +114,12 @@ pub fn run(args: ImportanceArgs) -> anyhow::Result<()> {
             .take(args.top)
             .map(|f| f.name.as_str())
             .collect();
-        std::fs::write(path, names.join("\n") + "\n")
+        write_file_atomically(path, (names.join("\n") + "\n").as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {} ({} features)", path.display(), names.len());
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        write_file_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

@@ -1,6 +1,6 @@
 //! `ehrsynth schema`: print (or write) the inferred schema of a table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -49,6 +49,13 @@ pub struct SchemaArgs {
 
 /// Runs `ehrsynth schema`.
 pub fn run(args: SchemaArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.out {
+        let inputs: Vec<&Path> = [Some(args.data.as_path()), args.schema.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        super::check_outputs(&inputs, &[("--out", out)])?;
+    }
     let given = args.schema.as_deref().map(Schema::load).transpose()?;
     let options = ReadOptions {
         missing: MissingTokens::with_extra(&args.missing),

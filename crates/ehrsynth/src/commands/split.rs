@@ -1,6 +1,6 @@
 //! `ehrsynth split`: seeded train/holdout split of a table, stratified on the target or by hospital.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
@@ -57,6 +57,28 @@ pub struct SplitArgs {
 
 /// Runs `ehrsynth split`.
 pub fn run(args: SplitArgs) -> anyhow::Result<()> {
+    let [data, data_schema] = super::with_schema(&args.data);
+    let inputs: Vec<&Path> = [
+        Some(data.as_path()),
+        Some(&data_schema),
+        args.schema.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let ([train, train_schema], [holdout, holdout_schema]) = (
+        super::with_schema(&args.train),
+        super::with_schema(&args.holdout),
+    );
+    super::check_outputs(
+        &inputs,
+        &[
+            ("--train", &train),
+            ("the schema beside --train", &train_schema),
+            ("--holdout", &holdout),
+            ("the schema beside --holdout", &holdout_schema),
+        ],
+    )?;
     let schema = load_schema(
         args.schema.as_deref(),
         &args.data,
