@@ -2,6 +2,7 @@
 //! draws progress bars and prints results. Each subcommand lives in [`commands`].
 
 mod commands;
+mod exit;
 mod progress;
 mod summary;
 mod transport;
@@ -16,7 +17,10 @@ const EXAMPLES: &str = "Examples:
   ehrsynth cohort reference --rows 10000 --out reference.parquet
   ehrsynth cohort eicu --eicu-dir /data/eicu-crd/2.0 --out eicu.parquet
   ehrsynth schema reference.parquet --target death --site hospitalid
-  ehrsynth model pull                                   # the offline LLM (SmolLM2, via pip)";
+  ehrsynth model pull                                   # the offline LLM (SmolLM2, via pip)
+Exit codes: 0 = everything asked for was written; 1 = an error (the message says which);
+2 = a usage error; 3 = incomplete: the outputs were written but hold less than asked (fewer rows
+than --rows, failed study cells), the reason on the last line.";
 
 /// Synthetic ICU patient tables you can trust: build cohorts, generate, audit.
 #[derive(Debug, Parser)]
@@ -74,7 +78,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", error_chain(&error));
-            ExitCode::FAILURE
+            exit::code_for(&error)
         }
     }
 }

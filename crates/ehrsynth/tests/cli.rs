@@ -608,15 +608,18 @@ fn generate_with_an_llm_on_a_local_server_and_resume() {
     limited[seed_at] = "3";
     let short = ehrsynth(&limited);
     let stderr = text(&short.stderr);
-    assert!(short.status.success(), "{stderr}");
+    // Fewer rows than asked: written, and exit code 3 (it was 0 with a warning).
+    assert_eq!(short.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error: incomplete: "), "{stderr}");
     assert!(
         stderr.contains("estimate: about") && stderr.contains("stopped: RequestBudget"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("4 of the 12 rows asked for were generated"),
+        stderr.contains("4 of the 12 rows asked for were generated and written"),
         "{stderr}"
     );
+    assert_eq!(read_table(&out, None).unwrap().n_rows(), 4);
     // Hosted providers need a key: a clear error.
     let hosted = ehrsynth(&[
         "generate",

@@ -28,7 +28,9 @@ pub const EXAMPLES: &str = "Examples:
   ehrsynth generate --train train.parquet --generator llm --provider local --model-path qwen.gguf \
       --strategy schema --rows 100 --threads 8 --out qwen.csv
 The output has the schema's columns (or the chosen features plus the target) in schema order,
-every row valid against the schema; its schema is written beside it.";
+every row valid against the schema; its schema is written beside it.
+Exit codes: 0 = all --rows rows written; 1 = an error; 2 = a usage error; 3 = incomplete: fewer
+rows than --rows were generated (those are written; a rerun resumes from the journal).";
 
 /// The generators `generate` offers.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -321,14 +323,17 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         table.n_rows(),
         (started.elapsed() - fitted).as_secs_f64()
     );
+    write_with_schema(&args.out, &table, &schema, None)?;
     if table.n_rows() < args.rows {
-        eprintln!(
-            "warning: {} of the {} rows asked for were generated (see the run summary above)",
+        return Err(crate::exit::Incomplete(format!(
+            "{} of the {} rows asked for were generated and written to {} (the run summary above says why)",
             table.n_rows(),
-            args.rows
-        );
+            args.rows,
+            args.out.display()
+        ))
+        .into());
     }
-    write_with_schema(&args.out, &table, &schema, None)
+    Ok(())
 }
 
 /// The LLM generator for `--generator llm`, or `None` after printing the estimate for

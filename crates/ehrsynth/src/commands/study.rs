@@ -25,6 +25,8 @@ pub const EXAMPLES: &str = "Examples:
   ehrsynth study examples/quickstart.toml --only 'copula-*-random'
 Rerunning the same command resumes: cells already in OUT/study.sqlite are not recomputed.
 Writes OUT/report.html, OUT/summary.md, OUT/results.{json,csv,parquet} and OUT/cells/<id>/.
+Exit code 3 when a cell failed (the report and results say why; a rerun retries it), 0 when every
+cell of the grid (or of --only) was audited.
 Every config key is documented in docs/study.md.";
 
 /// Arguments of `ehrsynth study`.
@@ -250,5 +252,21 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         "wrote {0}/report.html, {0}/summary.md, {0}/results.csv (.parquet, .json) and {0}/cells/",
         out.display()
     );
+    let failed: Vec<&str> = outcome
+        .results
+        .cells
+        .iter()
+        .filter(|c| c.status != ehrsynth_study::results::CellStatus::Done)
+        .map(|c| c.spec.id.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(crate::exit::Incomplete(format!(
+            "{} of {} cells failed ({}); the report says why, and a rerun retries them",
+            failed.len(),
+            outcome.results.cells.len(),
+            failed.join(", ")
+        ))
+        .into());
+    }
     Ok(())
 }
