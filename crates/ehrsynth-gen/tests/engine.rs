@@ -693,3 +693,50 @@ fn retry_after_pauses_every_worker() {
         .count();
     assert!(paused >= 3, "{paused} sends waited");
 }
+
+/// Wraps [`Scripted`]: panics on one slot's every attempt, like a transport with a bug.
+struct PanicsOn {
+    inner: Scripted,
+    slot: u64,
+}
+
+impl Transport for PanicsOn {
+    fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+        if request.body["seed"].as_u64() == Some(1000 + self.slot) {
+            panic!("a bug in the transport");
+        }
+        self.inner.send(request)
+    }
+}
+
+#[test]
+fn a_panicking_request_is_a_failure_with_its_reason_not_a_hang() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let transport = PanicsOn {
+            inner: Scripted::new(Vec::new()),
+            slot: 1,
+        };
+        let outcome = run(
+            &concurrent("panic", 12, 8, 4),
+            &schema(),
+            &journal,
+            &transport,
+            &|_| "p".into(),
+            &HashSet::new(),
+            &|_| {},
+        );
+        let failed = journal.totals("panic").unwrap().failed;
+        let _ = done.send(outcome.map(|o| (o, failed)).map_err(|e| e.to_string()));
+    });
+    // With concurrency 4 the dead worker's slot was never reported: the loop waited forever.
+    let (outcome, failed) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the run ends")
+        .expect("the run returns an outcome");
+    assert!(outcome.rows.len() >= 12, "{}", outcome.rows.len());
+    // The panicking slot is journaled as a failed request; the others' rows are kept.
+    assert_eq!(failed, 1);
+}

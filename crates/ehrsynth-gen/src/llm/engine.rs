@@ -266,6 +266,15 @@ impl Pause {
 }
 
 /// Sends one slot's request with retries; returns the answer or the final error text.
+/// The message a panic carried, when it is text.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
 fn send_with_retries(
     config: &EngineConfig,
     transport: &dyn Transport,
@@ -700,9 +709,19 @@ pub fn run_with_progress(
                     let mut rng =
                         ChaCha8Rng::seed_from_u64(config.seed ^ 0x0bac_0ff5 ^ slot as u64);
                     let mut sent = 0;
-                    let result = send_with_retries(
-                        config, transport, &request, sleep, pause, &mut rng, &mut sent,
-                    );
+                    // A panic (in a transport, say) becomes this request's failure: a worker
+                    // that died silently never reported its slot, and the loop waited forever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        send_with_retries(
+                            config, transport, &request, sleep, pause, &mut rng, &mut sent,
+                        )
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(format!(
+                            "the request failed with a panic: {}",
+                            panic_text(&panic)
+                        ))
+                    });
                     if done_sender.send((slot, id, sent, result)).is_err() {
                         return;
                     }
