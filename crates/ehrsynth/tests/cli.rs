@@ -1470,3 +1470,78 @@ fn an_output_never_overwrites_an_input_and_a_replaced_output_is_said() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn options_that_would_do_nothing_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("t.csv");
+    assert!(
+        ehrsynth(&[
+            "cohort",
+            "reference",
+            "--rows",
+            "300",
+            "--out",
+            path(&train)
+        ])
+        .status
+        .success()
+    );
+    let out = dir.path().join("s.csv");
+    let copula = ehrsynth(&[
+        "generate",
+        "--generator",
+        "copula",
+        "--train",
+        path(&train),
+        "--rows",
+        "10",
+        "--estimate",
+        "--out",
+        path(&out),
+    ]);
+    assert!(copula.status.success());
+    assert!(
+        text(&copula.stderr).contains("warning: --estimate applies to --generator llm only"),
+        "{}",
+        text(&copula.stderr)
+    );
+    // --allow-real-examples without --real-examples sent nothing and said nothing.
+    let estimate = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--generator",
+            "llm",
+            "--provider",
+            "openai-compatible",
+            "--train",
+            path(&train),
+            "--rows",
+            "10",
+            "--estimate",
+            "--out",
+            path(&out),
+        ];
+        args.extend_from_slice(extra);
+        text(&ehrsynth(&args).stderr)
+    };
+    let said = estimate(&["--allow-real-examples", "openai-compatible"]);
+    assert!(
+        said.contains("without --real-examples K sends no real row"),
+        "{said}"
+    );
+    let said = estimate(&["--allow-real-examples", "openai", "--real-examples", "5"]);
+    assert!(said.contains("does not name this run's provider"), "{said}");
+    let said = estimate(&["--real-examples", "5"]);
+    assert!(
+        said.contains("without --allow-real-examples openai-compatible"),
+        "{said}"
+    );
+    let said = estimate(&[
+        "--allow-real-examples",
+        "openai-compatible",
+        "--real-examples",
+        "5",
+    ]);
+    assert!(!said.contains("warning: --"), "{said}");
+}

@@ -266,8 +266,52 @@ pub fn new_generator(
     })
 }
 
+/// Options given that would do nothing, each with what to do instead.
+fn options_that_do_nothing(args: &GenerateArgs) -> Vec<String> {
+    use ehrsynth_gen::llm::context::{default_examples, is_in_process};
+    let o = &args.llm;
+    let mut said = Vec::new();
+    let llm = matches!(args.generator, GeneratorKind::Llm);
+    if !llm {
+        let llm_only = [
+            (o.estimate, "--estimate"),
+            (o.allow_real_examples.is_some(), "--allow-real-examples"),
+            (o.real_examples.is_some(), "--real-examples"),
+            (o.template.is_some(), "--template"),
+            (o.structured, "--structured"),
+        ];
+        for (given, flag) in llm_only {
+            if given {
+                said.push(format!(
+                    "{flag} applies to --generator llm only; it is ignored"
+                ));
+            }
+        }
+        return said;
+    }
+    let examples = default_examples(&o.provider, o.real_examples);
+    match &o.allow_real_examples {
+        Some(allowed) if allowed != &o.provider => said.push(format!(
+            "--allow-real-examples {allowed} does not name this run's provider ({}): no real row is sent",
+            o.provider
+        )),
+        Some(allowed) if examples == 0 => said.push(format!(
+            "--allow-real-examples {allowed} without --real-examples K sends no real row (add --real-examples 20, say)"
+        )),
+        None if examples > 0 && !is_in_process(&o.provider) => said.push(format!(
+            "--real-examples {examples} sends no real row to {} without --allow-real-examples {}",
+            o.provider, o.provider
+        )),
+        _ => {}
+    }
+    said
+}
+
 /// Runs `ehrsynth generate`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    for warning in options_that_do_nothing(&args) {
+        eprintln!("warning: {warning}");
+    }
     let [train_file, train_schema] = super::with_schema(&args.train);
     let inputs: Vec<&Path> = [Some(train_file.as_path()), Some(&train_schema)]
         .into_iter()
