@@ -170,9 +170,57 @@ impl PriceTable {
     }
 }
 
+/// The price a run counts with, the one rule for `generate` and `study`: the table's entry for
+/// `model`, else 0 when the server runs beside the data (`free`: openai-compatible, local), with
+/// `input` / `output` overriding either. `Ok(None)`: a hosted model whose price nobody knows
+/// (callers refuse a cost budget with it); an error when only one override is given for it.
+pub fn run_price(
+    table: &PriceTable,
+    model: &str,
+    free: bool,
+    input: Option<f64>,
+    output: Option<f64>,
+) -> Result<Option<Price>, String> {
+    let base = table.lookup(model).or(free.then_some(Price::default()));
+    match (base, input, output) {
+        (base, None, None) => Ok(base),
+        (Some(base), input, output) => Ok(Some(Price {
+            input_per_million: input.unwrap_or(base.input_per_million),
+            output_per_million: output.unwrap_or(base.output_per_million),
+        })),
+        (None, Some(input), Some(output)) => Ok(Some(Price {
+            input_per_million: input,
+            output_per_million: output,
+        })),
+        (None, _, _) => Err(format!(
+            "no price is known for model '{model}': give both the input and the output price"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_price_takes_the_table_then_the_overrides() {
+        let table = PriceTable::builtin();
+        let gpt = run_price(&table, "gpt-4o-2024-08-06", false, None, None).unwrap();
+        assert_eq!(gpt.unwrap().input_per_million, 2.5);
+        let over = run_price(&table, "gpt-4o", false, None, Some(1.0))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (over.input_per_million, over.output_per_million),
+            (2.5, 1.0)
+        );
+        assert_eq!(run_price(&table, "mystery", false, None, None), Ok(None));
+        assert!(run_price(&table, "mystery", false, Some(1.0), None).is_err());
+        assert_eq!(
+            run_price(&table, "llama-3", true, None, None),
+            Ok(Some(Price::default()))
+        );
+    }
 
     fn price(input: f64, output: f64) -> Option<Price> {
         Some(Price {

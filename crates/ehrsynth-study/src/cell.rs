@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use ehrsynth_eval::{AuditConfig, audit};
 use ehrsynth_gen::llm::context::default_rows_per_request;
-use ehrsynth_gen::llm::engine::Price;
 use ehrsynth_gen::llm::generator::LlmGenerator;
 use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
 use ehrsynth_llm::Journal;
@@ -88,18 +87,20 @@ pub fn cell_llm_settings(
     config: &StudyConfig,
     journal: &Path,
     budget_left_usd: Option<f64>,
-) -> LlmSettings {
+) -> Result<LlmSettings, String> {
     let per_cell = config.budget.max_cost_per_cell_usd;
     let max_cost_usd = match (per_cell, budget_left_usd) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     let provider = plan.spec.provider.clone().unwrap_or_default();
+    let model = plan.spec.model.clone().unwrap_or_default();
     let rows_per_request = default_rows_per_request(&provider, entry.rows_per_request);
-    LlmSettings {
+    Ok(LlmSettings {
+        price: crate::llm::cell_price(entry, &provider, &model)?,
         strategy: plan.spec.strategy.clone().unwrap_or_default(),
-        provider: plan.spec.provider.clone().unwrap_or_default(),
-        model: plan.spec.model.clone().unwrap_or_default(),
+        provider: provider.clone(),
+        model,
         base_url: entry.base_url.clone(),
         api_key_env: entry.api_key_env.clone(),
         rows_per_request,
@@ -115,17 +116,13 @@ pub fn cell_llm_settings(
         allow_real_examples_for: entry.allow_real_examples_for.clone(),
         template: None,
         timeout: std::time::Duration::from_secs(entry.timeout_seconds),
-        price: Price {
-            input_per_million: entry.price_input,
-            output_per_million: entry.price_output,
-        },
         max_tokens: config.budget.max_tokens_per_cell,
         max_cost_usd,
         run: plan.spec.id.clone(),
         journal: journal.to_path_buf(),
         seed: plan.spec.seed,
         limits: None,
-    }
+    })
 }
 
 /// Tokens, requests and cost of the LLM runs of a cell, from its request journal.
@@ -209,7 +206,7 @@ fn run_cell_inner(
             }
             let journal = context.folder.join("requests.sqlite");
             let settings =
-                cell_llm_settings(entry, plan, config, &journal, context.budget_left_usd);
+                cell_llm_settings(entry, plan, config, &journal, context.budget_left_usd)?;
             let mut model =
                 LlmGenerator::new(llm_config(&settings, &schema, context.transport_for)?);
             let result = fit_and_sample(&mut model, &train, &schema, &options, progress);

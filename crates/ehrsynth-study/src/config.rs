@@ -335,12 +335,13 @@ pub struct GeneratorConfig {
     /// LLM: seconds to wait for an answer.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
-    /// LLM: US dollars per million prompt tokens.
+    /// LLM: US dollars per million prompt tokens (default: the built-in price table, as
+    /// `generate` uses it; 0 for servers beside the data).
     #[serde(default)]
-    pub price_input: f64,
-    /// LLM: US dollars per million completion tokens.
+    pub price_input: Option<f64>,
+    /// LLM: US dollars per million completion tokens (default: the built-in price table).
     #[serde(default)]
-    pub price_output: f64,
+    pub price_output: Option<f64>,
     /// LLM: real training rows per prompt (needs `allow_real_examples_for`, except for the
     /// in-process `local` provider, which shows 20 unless told otherwise).
     #[serde(default)]

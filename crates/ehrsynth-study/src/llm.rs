@@ -103,6 +103,30 @@ pub fn is_paid(provider: &str) -> bool {
     )
 }
 
+/// The price a cell counts with: the built-in table for its model (as `generate` reads it), with
+/// the generator's `price_input` / `price_output` over it; 0 for servers beside the data. A
+/// paid provider's model with no known price is an error: a study's estimate, budget and
+/// confirmation would otherwise count it at $0.
+pub fn cell_price(
+    entry: &crate::config::GeneratorConfig,
+    provider: &str,
+    model: &str,
+) -> Result<Price, String> {
+    let table = ehrsynth_llm::prices::PriceTable::builtin();
+    let price = ehrsynth_llm::prices::run_price(
+        &table,
+        model,
+        !is_paid(provider),
+        entry.price_input,
+        entry.price_output,
+    )?;
+    price.ok_or_else(|| {
+        format!(
+            "no price is known for model '{model}' ({provider}): set price_input and price_output in its [[generators]] entry"
+        )
+    })
+}
+
 /// Builds the generator config; fails with one sentence when the strategy, provider, key or
 /// transport is not available.
 pub fn llm_config(

@@ -224,6 +224,46 @@ price_output = 60.0
         text(&refused.stderr)
     );
     assert!(!out.exists(), "nothing ran");
+    // Without price_input/price_output the built-in table prices o1 as generate does (the study
+    // counted it at $0); a model nobody prices is refused before anything runs.
+    let estimate_line = |stderr: &str| {
+        stderr
+            .lines()
+            .find(|l| l.contains("estimate for the 2 paid-provider cells"))
+            .map(str::to_string)
+    };
+    let priced = estimate_line(&stderr).unwrap();
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    let unpriced = text_of.replace("price_input = 15.0\nprice_output = 60.0\n", "");
+    assert_ne!(unpriced, text_of);
+    std::fs::write(&config, &unpriced).unwrap();
+    let table = ehrsynth(&[
+        "study",
+        config.to_str().unwrap(),
+        "--estimate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    assert_eq!(estimate_line(&text(&table.stderr)).unwrap(), priced);
+    std::fs::write(
+        &config,
+        unpriced.replace("models = [\"o1\"]", "models = [\"mystery-1\"]"),
+    )
+    .unwrap();
+    let unknown = ehrsynth(&[
+        "study",
+        config.to_str().unwrap(),
+        "--estimate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("no price is known for model 'mystery-1'"),
+        "{}",
+        text(&unknown.stderr)
+    );
 }
 
 #[test]

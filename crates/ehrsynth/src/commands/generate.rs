@@ -547,34 +547,19 @@ fn run_price(
     o: &LlmArgs,
     provider: ehrsynth_llm::provider::ProviderKind,
 ) -> anyhow::Result<Option<ehrsynth_llm::prices::Price>> {
-    use ehrsynth_llm::prices::{Price, PriceTable};
+    use ehrsynth_llm::prices::PriceTable;
     let mut table = PriceTable::builtin();
     if let Some(path) = &o.prices {
         table.merge_file(path)?;
     }
-    let base = table.lookup(&o.model).or_else(|| {
-        matches!(
-            provider,
-            ehrsynth_llm::provider::ProviderKind::OpenAiCompatible
-                | ehrsynth_llm::provider::ProviderKind::Local
-        )
-        .then_some(Price::default())
-    });
-    let price = match (base, o.price_input, o.price_output) {
-        (base, None, None) => base,
-        (Some(base), input, output) => Some(Price {
-            input_per_million: input.unwrap_or(base.input_per_million),
-            output_per_million: output.unwrap_or(base.output_per_million),
-        }),
-        (None, Some(input), Some(output)) => Some(Price {
-            input_per_million: input,
-            output_per_million: output,
-        }),
-        (None, _, _) => bail!(
-            "no price is known for model '{}': give both --price-input and --price-output",
-            o.model
-        ),
-    };
+    let free = matches!(
+        provider,
+        ehrsynth_llm::provider::ProviderKind::OpenAiCompatible
+            | ehrsynth_llm::provider::ProviderKind::Local
+    );
+    let price =
+        ehrsynth_llm::prices::run_price(&table, &o.model, free, o.price_input, o.price_output)
+            .map_err(|e| anyhow::anyhow!("{e} (--price-input and --price-output)"))?;
     if price.is_none() {
         if o.max_cost.is_some() {
             bail!(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ehrsynth_gen::llm::engine::{Price, estimate};
+use ehrsynth_gen::llm::engine::estimate;
 use ehrsynth_study::config::GeneratorKind;
 use ehrsynth_study::grid::{CellPlan, expand, matches_pattern};
 use ehrsynth_study::journal::StudyJournal;
@@ -52,7 +52,10 @@ pub struct StudyArgs {
 const PROMPT_CHARS_PER_COLUMN: usize = 120;
 
 /// Estimated (requests, tokens, dollars) of the LLM cells with a paid provider.
-fn paid_estimate(config: &StudyConfig, plans: &[CellPlan]) -> (usize, usize, u64, f64) {
+fn paid_estimate(
+    config: &StudyConfig,
+    plans: &[CellPlan],
+) -> anyhow::Result<(usize, usize, u64, f64)> {
     let (mut cells, mut requests, mut tokens, mut cost) = (0, 0, 0, 0.0);
     for plan in plans {
         let entry = &config.generators[plan.generator];
@@ -71,17 +74,19 @@ fn paid_estimate(config: &StudyConfig, plans: &[CellPlan]) -> (usize, usize, u64
             1500 + PROMPT_CHARS_PER_COLUMN * columns,
             columns,
             0.8,
-            Price {
-                input_per_million: entry.price_input,
-                output_per_million: entry.price_output,
-            },
+            ehrsynth_study::llm::cell_price(
+                entry,
+                provider,
+                plan.spec.model.as_deref().unwrap_or(""),
+            )
+            .map_err(|e| anyhow::anyhow!("cell {}: {e}", plan.spec.id))?,
         );
         cells += 1;
         requests += guess.requests;
         tokens += guess.tokens;
         cost += guess.cost_usd;
     }
-    (cells, requests, tokens, cost)
+    Ok((cells, requests, tokens, cost))
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
@@ -184,7 +189,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     } else {
         plans.clone()
     };
-    let (paid_cells, requests, tokens, cost) = paid_estimate(&config, &unfinished);
+    let (paid_cells, requests, tokens, cost) = paid_estimate(&config, &unfinished)?;
     eprintln!(
         "{}: {} cells -> {}",
         config.title,
