@@ -427,10 +427,12 @@ pub fn read_response(
             })
         }
         ProviderKind::Gemini => {
+            let usage = &v["usageMetadata"];
             if let Some(reason) = v["promptFeedback"]["blockReason"].as_str() {
+                // A blocked prompt is still billed for its prompt tokens.
                 return Ok(ChatResponse {
                     text: format!("blocked: {reason}"),
-                    input_tokens: 0,
+                    input_tokens: count(&usage["promptTokenCount"]),
                     output_tokens: 0,
                     finish: Finish::Refused,
                 });
@@ -438,9 +440,17 @@ pub fn read_response(
             let candidate = v["candidates"]
                 .get(0)
                 .ok_or_else(|| missing("candidates[0]"))?;
+            // Thought summaries (parts marked "thought": true) are the model's reasoning, not
+            // its answer.
             let text: String = candidate["content"]["parts"]
                 .as_array()
-                .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect())
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .filter(|p| p["thought"].as_bool() != Some(true))
+                        .filter_map(|p| p["text"].as_str())
+                        .collect()
+                })
                 .unwrap_or_default();
             let finish = match candidate["finishReason"].as_str() {
                 Some("STOP") => Finish::Complete,
@@ -448,14 +458,18 @@ pub fn read_response(
                 Some("SAFETY")
                 | Some("RECITATION")
                 | Some("PROHIBITED_CONTENT")
-                | Some("BLOCKLIST") => Finish::Refused,
+                | Some("BLOCKLIST")
+                | Some("SPII")
+                | Some("LANGUAGE") => Finish::Refused,
                 _ => Finish::Other,
             };
-            let usage = &v["usageMetadata"];
+            // Thinking models bill their thought tokens as output: counted, or cost, --max-cost,
+            // --max-tokens and the token-per-minute limit run about half what is spent.
             Ok(ChatResponse {
                 text,
                 input_tokens: count(&usage["promptTokenCount"]),
-                output_tokens: count(&usage["candidatesTokenCount"]),
+                output_tokens: count(&usage["candidatesTokenCount"])
+                    + count(&usage["thoughtsTokenCount"]),
                 finish,
             })
         }
@@ -557,6 +571,23 @@ mod tests {
                 .text,
             r#"{"rows":[]}"#
         );
+        // Shaped as the google-genai SDK's GenerateContentResponse of a thinking model.
+        let thinking = r#"{"candidates":[{"content":{"parts":[{"text":"let me think","thought":true},{"text":"age\n50"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":100,"candidatesTokenCount":20,"thoughtsTokenCount":300,"totalTokenCount":420}}"#;
+        let read = read_response(ProviderKind::Gemini, 200, thinking, None).unwrap();
+        assert_eq!(
+            (read.text.as_str(), read.input_tokens, read.output_tokens),
+            ("age\n50", 100, 320)
+        );
+        let blocked = r#"{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":77,"totalTokenCount":77}}"#;
+        let read = read_response(ProviderKind::Gemini, 200, blocked, None).unwrap();
+        assert_eq!((read.input_tokens, read.finish), (77, Finish::Refused));
+        for reason in ["SPII", "LANGUAGE"] {
+            let answer = format!(
+                r#"{{"candidates":[{{"content":{{"parts":[]}},"finishReason":"{reason}"}}],"usageMetadata":{{"promptTokenCount":5}}}}"#
+            );
+            let read = read_response(ProviderKind::Gemini, 200, &answer, None).unwrap();
+            assert_eq!(read.finish, Finish::Refused, "{reason}");
+        }
         let gemini = r#"{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":2}}"#;
         assert_eq!(
             read_response(ProviderKind::Gemini, 200, gemini, None)
