@@ -740,3 +740,57 @@ fn a_panicking_request_is_a_failure_with_its_reason_not_a_hang() {
     // The panicking slot is journaled as a failed request; the others' rows are kept.
     assert_eq!(failed, 1);
 }
+
+/// Answers every request with the same raw body.
+struct Always(String);
+
+impl Transport for Always {
+    fn send(&self, _: &HttpRequest) -> Result<RawResponse, TransportError> {
+        Ok(RawResponse {
+            status: 200,
+            body: self.0.clone(),
+            retry_after: None,
+        })
+    }
+}
+
+#[test]
+fn refusals_and_fruitless_answers_stop_the_run_instead_of_spending_every_request() {
+    let stop_after = |body: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        run(
+            &config("r", 1000, 155),
+            &schema(),
+            &journal,
+            &Always(body),
+            &|_| "p".into(),
+            &HashSet::new(),
+            &|_| {},
+        )
+        .unwrap()
+    };
+    // Every answer refused: 155 requests were spent for 1,000 rows; now the breaker (3) stops it.
+    let refused = stop_after(
+        serde_json::json!({
+            "choices": [{ "message": { "content": null, "refusal": "I can't help with that." },
+                          "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 100, "completion_tokens": 5 }
+        })
+        .to_string(),
+    );
+    assert_eq!(refused.requests, 3, "{:?}", refused.stop);
+    assert!(
+        matches!(&refused.stop, StopReason::ProviderFailing(r) if r.contains("refused 3 times")),
+        "{:?}",
+        refused.stop
+    );
+    // Every answer out of range: nine answers without a new row stop it.
+    let useless = stop_after(openai_body("age,death\n150,0\n151,1\n"));
+    assert_eq!(useless.requests, 9, "{:?}", useless.stop);
+    assert!(
+        matches!(&useless.stop, StopReason::ProviderFailing(r) if r.contains("brought no new row")),
+        "{:?}",
+        useless.stop
+    );
+}

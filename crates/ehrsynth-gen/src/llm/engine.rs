@@ -266,6 +266,9 @@ impl Pause {
 }
 
 /// Sends one slot's request with retries; returns the answer or the final error text.
+/// Answers in a row without a new row that stop a run, as a multiple of the circuit breaker.
+const FRUITLESS_STOP_FACTOR: u32 = 3;
+
 /// The message a panic carried, when it is text.
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
@@ -402,6 +405,8 @@ struct Loop<'a> {
     outcome: EngineOutcome,
     accepted: HashSet<String>,
     failures_in_a_row: u32,
+    /// Answers in a row from the provider that brought no new row.
+    fruitless_in_a_row: u32,
     /// Set when no more slots may be used (target, breaker); in-flight answers are then only
     /// journaled.
     halted: Option<StopReason>,
@@ -574,9 +579,6 @@ impl Loop<'_> {
                     from_wire,
                     refused,
                 } => {
-                    if from_wire {
-                        self.failures_in_a_row = 0;
-                    }
                     if refused {
                         self.outcome.rejected.push(Rejection {
                             line: 0,
@@ -588,6 +590,7 @@ impl Loop<'_> {
                     if from_wire {
                         self.wire_answers += 1;
                         self.wire_rows += self.outcome.rows.len() - rows_before;
+                        self.count_streaks(refused, self.outcome.rows.len() > rows_before);
                     }
                 }
             }
@@ -602,6 +605,39 @@ impl Loop<'_> {
             if self.outcome.rows.len() >= self.config.target_rows {
                 self.halted = Some(StopReason::Enough);
             }
+        }
+    }
+
+    /// Refusals count toward the failure stop like failed requests (they used to reset it, so a
+    /// model that refused every prompt spent every request up to the budget); answers that
+    /// bring no new row stop the run after [`FRUITLESS_STOP_FACTOR`] times as many in a row.
+    fn count_streaks(&mut self, refused: bool, new_rows: bool) {
+        let breaker = self.config.circuit_breaker;
+        if refused {
+            self.failures_in_a_row += 1;
+            if self.failures_in_a_row >= breaker {
+                self.halted = Some(StopReason::ProviderFailing(format!(
+                    "the model refused {} times in a row",
+                    self.failures_in_a_row
+                )));
+            }
+        } else {
+            self.failures_in_a_row = 0;
+        }
+        self.fruitless_in_a_row = if new_rows {
+            0
+        } else {
+            self.fruitless_in_a_row + 1
+        };
+        if self.fruitless_in_a_row >= FRUITLESS_STOP_FACTOR * breaker && self.halted.is_none() {
+            let last = self.outcome.rejected.last().map_or_else(
+                || "duplicates or training copies".to_string(),
+                |r| r.reason.clone(),
+            );
+            self.halted = Some(StopReason::ProviderFailing(format!(
+                "{} answers in a row brought no new row (the last rejection: {last})",
+                self.fruitless_in_a_row
+            )));
         }
     }
 
@@ -676,6 +712,7 @@ pub fn run_with_progress(
         },
         accepted: HashSet::new(),
         failures_in_a_row: 0,
+        fruitless_in_a_row: 0,
         halted: (config.target_rows == 0).then_some(StopReason::Enough),
         budget: None,
         ready: BTreeMap::new(),
