@@ -38,6 +38,8 @@ struct GroupEcho {
     prompts: Mutex<Vec<String>>,
     /// Each request's grammar field (for the in-process provider), or null.
     grammars: Mutex<Vec<serde_json::Value>>,
+    /// Each request's whole body.
+    bodies: Mutex<Vec<serde_json::Value>>,
     counter: Mutex<i64>,
 }
 
@@ -53,6 +55,7 @@ impl Transport for GroupEcho {
             0
         };
         self.prompts.lock().unwrap().push(prompt);
+        self.bodies.lock().unwrap().push(request.body.clone());
         self.grammars
             .lock()
             .unwrap()
@@ -254,6 +257,63 @@ fn the_in_process_model_continues_example_rows_and_http_providers_read_them_in_t
         assert!(
             grammar.is_null(),
             "no grammar field leaves the machine: {grammar}"
+        );
+    }
+}
+
+/// The schema of property `name` anywhere in a JSON schema.
+fn property<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    if let Some(p) = v.get("properties").and_then(|p| p.get(name)) {
+        return Some(p);
+    }
+    match v {
+        serde_json::Value::Object(map) => map.values().find_map(|x| property(x, name)),
+        serde_json::Value::Array(items) => items.iter().find_map(|x| property(x, name)),
+        _ => None,
+    }
+}
+
+#[test]
+fn structured_group_requests_ask_for_json_and_pin_the_group_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = Arc::new(GroupEcho::default());
+    let mut cfg = config(
+        Strategy::Group,
+        dir.path().join("j.sqlite"),
+        transport.clone(),
+    );
+    cfg.engine.structured = true;
+    cfg.engine.max_requests = 4;
+    let mut g = LlmGenerator::new(cfg);
+    g.fit(&train(), &schema(), 1, &NoProgress).unwrap();
+    let _ = g.generate(
+        &SampleOptions {
+            rows: 6,
+            seed: 3,
+            condition: None,
+        },
+        &NoProgress,
+    );
+    let prompts = transport.prompts.lock().unwrap();
+    assert!(!prompts.is_empty());
+    // The prompt said "Answer with CSV only" while the request asked for JSON rows.
+    for p in prompts.iter() {
+        assert!(
+            p.contains("Answer with JSON only") && !p.contains("CSV only"),
+            "{p}"
+        );
+    }
+    for (prompt, body) in prompts.iter().zip(transport.bodies.lock().unwrap().iter()) {
+        let group = if prompt.contains("is_female = 1") {
+            1
+        } else {
+            0
+        };
+        let pinned = property(body, "is_female").expect("a structured schema");
+        assert_eq!(
+            (pinned["minimum"].as_i64(), pinned["maximum"].as_i64()),
+            (Some(group), Some(group)),
+            "{pinned}"
         );
     }
 }

@@ -47,8 +47,10 @@ fn column_schema(spec: &ColumnSpec, dialect: Dialect) -> Value {
         object.insert("nullable".into(), json!(true));
     }
     if spec.kind == ColumnKind::Binary {
-        object.insert("minimum".into(), json!(0));
-        object.insert("maximum".into(), json!(1));
+        // 0 and 1, or the one value a group's rows are pinned to.
+        let bound = |b: Option<f64>, default: i64| b.map_or(default, |v| v.round() as i64);
+        object.insert("minimum".into(), json!(bound(spec.min, 0).clamp(0, 1)));
+        object.insert("maximum".into(), json!(bound(spec.max, 1).clamp(0, 1)));
     } else if spec.kind.is_numeric() {
         if let Some(lo) = spec.min {
             object.insert("minimum".into(), json!(lo));

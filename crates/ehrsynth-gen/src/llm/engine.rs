@@ -266,6 +266,20 @@ impl Pause {
 }
 
 /// Sends one slot's request with retries; returns the answer or the final error text.
+/// `schema` with the column at `position` allowed only `value`: one category, or a range of one
+/// number, and never missing.
+fn pinned_schema(schema: &Schema, position: usize, value: &str) -> Schema {
+    let mut pinned = schema.clone();
+    if let Some(spec) = pinned.columns.get_mut(position) {
+        spec.missing_allowed = false;
+        match value.trim().parse::<f64>() {
+            Ok(v) if spec.kind.is_numeric() => (spec.min, spec.max) = (Some(v), Some(v)),
+            _ => spec.categories = vec![value.to_string()],
+        }
+    }
+    pinned
+}
+
 /// Answers in a row without a new row that stop a run, as a multiple of the circuit breaker.
 const FRUITLESS_STOP_FACTOR: u32 = 3;
 
@@ -471,13 +485,21 @@ impl Loop<'_> {
             seed: Some(config.seed.wrapping_add(slot as u64)),
             ..config.parameters.clone()
         };
+        // A group's rows are pinned to its value in the structured schema too.
+        let pinned = config
+            .fixed
+            .as_ref()
+            .filter(|_| config.structured)
+            .map(|(position, value)| pinned_schema(self.schema, *position, value));
         let mut request = build_request(
             config.provider,
             &config.base_url,
             config.api_key.as_deref(),
             &parameters,
             &prompt.text,
-            config.structured.then_some(self.schema),
+            config
+                .structured
+                .then_some(pinned.as_ref().unwrap_or(self.schema)),
         );
         // The in-process model compiles its grammar from the columns and the fixed group value.
         let names = self.schema.names();

@@ -14,7 +14,7 @@ use ehrsynth_table::{Progress, Role, Schema, Table};
 use crate::generator::{GenError, Generator, SampleOptions, build_table};
 use crate::llm::context::{ContextOptions, PromptContext, column_decimals};
 use crate::llm::engine::{EngineConfig, StopReason, Transport, row_key, run_with_progress};
-use crate::llm::prompt::{Strategy, Template};
+use crate::llm::prompt::{Strategy, Template, csv_instructions, json_instructions};
 
 /// How an LLM generator runs.
 #[derive(Clone)]
@@ -202,6 +202,7 @@ impl Generator for LlmGenerator {
             let template = self.config.template.clone();
             let batch = self.config.rows_per_request.max(1);
             let examples = self.config.context.real_examples;
+            let structured = self.config.engine.structured;
             // Each request shows its own draw of example rows (the same for the same seed).
             let prompt_for = |slot: usize| {
                 let context = context.with_examples_drawn(
@@ -211,6 +212,13 @@ impl Generator for LlmGenerator {
                     examples_seed(options.seed, slot),
                 );
                 let mut prompt = template.prompt(&context, batch, label.as_deref());
+                if structured {
+                    // The rows come back as JSON: the CSV wording would contradict the schema.
+                    prompt.text = prompt.text.replace(
+                        &csv_instructions(&context.columns),
+                        &json_instructions(&context.columns),
+                    );
+                }
                 if let (Some(label), false) = (&label, template.mentions_group()) {
                     prompt.text.push_str(&format!(
                         "Every patient belongs to this group: {label}; write that value in its column.\n"

@@ -149,6 +149,16 @@ pub fn csv_instructions(columns: &[String]) -> String {
     )
 }
 
+/// Output instructions for structured (JSON rows) answers, in place of [`csv_instructions`]:
+/// the provider's schema carries the columns, the prompt says what to write.
+pub fn json_instructions(columns: &[String]) -> String {
+    format!(
+        "Answer with JSON only: an object {{\"rows\": [...]}} holding one object per patient with \
+         the keys {}, numbers without units, null for a missing value. No explanations.",
+        columns.join(", ")
+    )
+}
+
 /// A loaded template, default or from a user's file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
