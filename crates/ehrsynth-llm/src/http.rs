@@ -513,6 +513,20 @@ fn invalid(message: &str) -> std::io::Error {
 fn exchange<S: Read + Write>(mut stream: Guarded<S>, request: &str) -> std::io::Result<HttpAnswer> {
     stream.write_all(request.as_bytes())?;
     stream.flush()?;
+    read_guarded(stream)
+}
+
+/// Reads one HTTP answer (status line, headers, body) from `source`, at most `max_bytes` of it:
+/// the parser every request goes through, without the network (the fuzz target's entry).
+pub fn read_answer(source: impl Read, max_bytes: usize) -> std::io::Result<HttpAnswer> {
+    let limits = Limits {
+        max_bytes,
+        deadline: Instant::now() + Duration::from_secs(24 * 3600),
+    };
+    read_guarded(Guarded::new(source, limits))
+}
+
+fn read_guarded<S: Read>(stream: Guarded<S>) -> std::io::Result<HttpAnswer> {
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line)?;

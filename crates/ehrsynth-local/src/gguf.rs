@@ -53,7 +53,10 @@ fn model_error(path: &Path, message: impl Into<String>) -> LocalError {
 /// Opens a GGUF file and reads its header (metadata and tensor table).
 pub fn open(path: &Path) -> Result<(Content, BufReader<File>), LocalError> {
     let file = File::open(path).map_err(|e| LocalError::io(path, e))?;
+    let length = file.metadata().map_err(|e| LocalError::io(path, e))?.len();
     let mut reader = BufReader::new(file);
+    crate::gguf_check::check_header(&mut reader, length)
+        .map_err(|e| model_error(path, format!("not a readable GGUF file ({e})")))?;
     let content = Content::read(&mut reader)
         .map_err(|e| model_error(path, format!("not a readable GGUF file ({e})")))?;
     Ok((content, reader))

@@ -22,6 +22,7 @@ pub mod cache;
 pub mod chat;
 mod constraint;
 pub mod gguf;
+mod gguf_check;
 pub mod kernels;
 pub mod runtime;
 pub mod sample;
