@@ -76,7 +76,11 @@ pub fn answer(data: &[u8]) {
     for format in [AnswerFormat::Csv, AnswerFormat::JsonRows] {
         let parsed = parse_answer(&text, &schema, format);
         for row in &parsed.rows {
-            assert_eq!(row.len(), schema.columns().len(), "a kept row has every column");
+            assert_eq!(
+                row.len(),
+                schema.columns().len(),
+                "a kept row has every column"
+            );
         }
     }
 }
@@ -102,7 +106,9 @@ pub fn grammar(data: &[u8]) {
     let mut text = Vec::new();
     for &b in data {
         decoder.allowed(&mut mask);
-        let allowed: Vec<u32> = (0..mask.len() as u32).filter(|&i| mask[i as usize]).collect();
+        let allowed: Vec<u32> = (0..mask.len() as u32)
+            .filter(|&i| mask[i as usize])
+            .collect();
         let Some(&token) = allowed.get(usize::from(b) % allowed.len().max(1)) else {
             break;
         };
