@@ -46,15 +46,8 @@ pub struct ImportanceArgs {
 
 /// Runs `ehrsynth importance`.
 pub fn run(args: ImportanceArgs) -> anyhow::Result<()> {
-    let [data, data_schema] = super::with_schema(&args.data);
-    let inputs: Vec<&Path> = [
-        Some(data.as_path()),
-        Some(&data_schema),
-        args.schema.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let read = super::data_inputs(&args.data, args.schema.as_deref());
+    let inputs: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
     let outputs: Vec<(&str, &Path)> = [("--out", &args.out), ("--json", &args.json)]
         .into_iter()
         .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))

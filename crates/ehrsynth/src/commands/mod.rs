@@ -73,6 +73,14 @@ pub fn check_outputs(inputs: &[&Path], outputs: &[(&str, &Path)]) -> anyhow::Res
     Ok(())
 }
 
+/// The files a command reads: `data`, the schema beside it, and the `--schema` file if given.
+pub fn data_inputs(data: &Path, schema: Option<&Path>) -> Vec<PathBuf> {
+    with_schema(data)
+        .into_iter()
+        .chain(schema.map(Path::to_path_buf))
+        .collect()
+}
+
 /// A data file and the schema file beside it.
 pub fn with_schema(data: &Path) -> [PathBuf; 2] {
     [data.to_path_buf(), schema_path_for(data)]

@@ -57,15 +57,8 @@ pub struct SplitArgs {
 
 /// Runs `ehrsynth split`.
 pub fn run(args: SplitArgs) -> anyhow::Result<()> {
-    let [data, data_schema] = super::with_schema(&args.data);
-    let inputs: Vec<&Path> = [
-        Some(data.as_path()),
-        Some(&data_schema),
-        args.schema.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let read = super::data_inputs(&args.data, args.schema.as_deref());
+    let inputs: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
     let ([train, train_schema], [holdout, holdout_schema]) = (
         super::with_schema(&args.train),
         super::with_schema(&args.holdout),
