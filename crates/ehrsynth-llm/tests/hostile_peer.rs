@@ -149,3 +149,19 @@ fn a_body_that_drips_or_stops_ends_within_the_timeout() {
     ));
     assert!(send(&url, &client(2000)).is_err());
 }
+
+#[test]
+fn garbage_instead_of_a_tls_handshake_is_a_clear_error() {
+    let url = serve(bytes(b"HTTP/1.1 200 OK\r\n\r\nthis is not TLS at all"))
+        .replace("http://", "https://");
+    let started = Instant::now();
+    let result = send(&url, &client(3000));
+    assert!(
+        matches!(
+            result,
+            Err(HttpError::Tls(..)) | Err(HttpError::Connection(..))
+        ),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
