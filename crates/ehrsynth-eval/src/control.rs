@@ -1,6 +1,7 @@
 //! The control: the audit's headline figures for real rows the generator never saw, passed as if
 //! they were the synthetic table. A perfect generator writes rows like these, so each figure of
-//! the control is the ideal a generator can reach on this table at this size: a KL of 0.02 is
+//! the control is the ideal a generator can reach on this table at this size (for TSTR, what real
+//! rows of that number give; a generator fitted on more real rows can exceed it): a KL of 0.02 is
 //! good if the control reads 0.02 and poor if it reads 0.001; an exact-copy share of 25% is no
 //! leak when 25% of real patients also match a training row.
 //!

@@ -121,7 +121,7 @@ pub mod glossary {
     /// Cross-hospital.
     pub const CROSS: &str = "Cross-site AUROC: a model trained on real rows of one hospital or site (row) and tested on real rows of another (column); the diagonal uses held-out rows of the same site.";
     /// Control.
-    pub const CONTROL: &str = "Control: real held-out patients passed to the audit as if they were the synthetic table, as many as the cell's synthetic rows (at most half the holdout). A perfect generator writes rows like these, so the control is the best each figure can be on this table at this size; read every synthetic figure against it.";
+    pub const CONTROL: &str = "Control: real held-out patients passed to the audit as if they were the synthetic table, as many as the cell's synthetic rows (at most half the holdout). A perfect generator writes rows like these, so for fidelity and privacy the control is the ideal on this table at this size; a model trained on synthetic rows can beat the control's TSTR when the generator learnt from more real rows than the control holds. Read every synthetic figure against it.";
     /// Importance.
     pub const IMPORTANCE: &str = "Importance: share of the gradient-boosted model's total gain from each feature when predicting the outcome on the real training rows (sums to 1).";
 }
@@ -748,7 +748,7 @@ pub fn utility(results: &StudyResults) -> ReportTable {
     .gloss(&[
         glossary::TSTR,
         glossary::TRTR,
-        "Control TSTR: the same model trained on as many real held-out patients as the cell has synthetic rows and tested on the other held-out patients, the best a generator of this size can reach.",
+        "Control TSTR: the same model trained on as many real held-out patients as the cell has synthetic rows and tested on the other held-out patients: what real rows of that number give (a generator fitted on more real rows can exceed it).",
         "AUPRC: area under the precision-recall curve, which weighs the rarer class more (chance = the outcome's rate).",
         "Within-synthetic: trained and tested on synthetic rows (the paper's \"within\"), which can look good even when the data are useless for real patients.",
         "Held-out hospitals: TSTR on real rows of hospitals (sites) absent from the training data (site splits only).",

@@ -268,7 +268,7 @@ pub fn console_summary(r: &AuditReport) -> String {
     let c = r.control.as_ref();
     if let Some(c) = c {
         out += &format!(
-            "[in brackets: the control, {} real holdout rows passed as synthetic: the ideal a generator can reach]\n",
+            "[in brackets: the control, {} real holdout rows passed as synthetic: what real rows of that number read]\n",
             c.rows
         );
     }
