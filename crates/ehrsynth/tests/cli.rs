@@ -1545,3 +1545,84 @@ fn options_that_would_do_nothing_are_said() {
     ]);
     assert!(!said.contains("warning: --"), "{said}");
 }
+
+#[test]
+fn an_answer_over_the_size_cap_is_a_failed_request_with_its_reason() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let _ = reader.read_exact(&mut vec![0; length]);
+            // Valid rows padded to 2 MiB.
+            let answer = serde_json::json!({
+                "choices": [{ "message": { "content": "age,death\n40.25,1\n41.75,0\n" }, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": 50, "completion_tokens": 30 },
+                "padding": "x".repeat(2 << 20),
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("t.csv");
+    let mut csv = String::from("age,death\n");
+    for i in 0..60 {
+        csv += &format!("{}.5,{}\n", 20 + i, i % 2);
+    }
+    std::fs::write(&train, csv).unwrap();
+    let run = |cap: &str, out: &str| {
+        ehrsynth(&[
+            "generate",
+            "--generator",
+            "llm",
+            "--provider",
+            "openai-compatible",
+            "--base-url",
+            &url,
+            "--train",
+            path(&train),
+            "--rows",
+            "2",
+            "--rows-per-request",
+            "2",
+            "--max-requests",
+            "2",
+            "--max-answer-mb",
+            cap,
+            "--out",
+            path(&dir.path().join(out)),
+        ])
+    };
+    let capped = run("1", "capped.csv");
+    let said = text(&capped.stderr);
+    assert_eq!(capped.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("failed requests, the last:") && said.contains("larger than 1048576 bytes"),
+        "{said}"
+    );
+    let roomy = run("4", "roomy.csv");
+    assert!(roomy.status.success(), "{}", text(&roomy.stderr));
+    assert_eq!(
+        read_table(&dir.path().join("roomy.csv"), None)
+            .unwrap()
+            .n_rows(),
+        2
+    );
+}

@@ -82,6 +82,14 @@ impl HttpTransport {
             .map(|client| Self { client })
             .map_err(|e| GenError::Invalid(e.to_string()))
     }
+
+    /// The same transport with another cap on an answer's size (default
+    /// [`ehrsynth_llm::http::DEFAULT_MAX_ANSWER_BYTES`]).
+    pub fn with_max_answer_bytes(self, bytes: usize) -> Self {
+        Self {
+            client: self.client.with_max_answer_bytes(bytes),
+        }
+    }
 }
 
 impl Transport for HttpTransport {
@@ -243,6 +251,10 @@ pub struct EngineOutcome {
     pub cost_usd: f64,
     /// Why it stopped.
     pub stop: StopReason,
+    /// Slots whose request failed after its retries.
+    pub failed: usize,
+    /// The last such failure's reason (a timeout, an answer over the size cap, ...).
+    pub last_failure: Option<String>,
 }
 
 /// A provider's "retry after" shared by all workers: once one request is told to wait, no worker
@@ -591,6 +603,8 @@ impl Loop<'_> {
             let rows_before = self.outcome.rows.len();
             match answer {
                 SlotAnswer::Failed(reason) => {
+                    self.outcome.failed += 1;
+                    self.outcome.last_failure = Some(reason.clone());
                     self.failures_in_a_row += 1;
                     if self.failures_in_a_row >= self.config.circuit_breaker {
                         self.halted = Some(StopReason::ProviderFailing(reason));
@@ -731,6 +745,8 @@ pub fn run_with_progress(
             tokens: 0,
             cost_usd: 0.0,
             stop: StopReason::RequestBudget,
+            failed: 0,
+            last_failure: None,
         },
         accepted: HashSet::new(),
         failures_in_a_row: 0,

@@ -257,8 +257,12 @@ impl Generator for LlmGenerator {
             )?;
             let kept = outcome.rows.len();
             rows.extend(outcome.rows.iter().cloned());
+            let failures = match &outcome.last_failure {
+                Some(last) => format!("; {} failed requests, the last: {last}", outcome.failed),
+                None => String::new(),
+            };
             let summary = format!(
-                "{kept} rows kept, {} rejected, {} duplicates, {} training copies, {} requests ({} sent, {} from the journal), {} tokens, ${:.4}; stopped: {:?}",
+                "{kept} rows kept, {} rejected, {} duplicates, {} training copies, {} requests ({} sent, {} from the journal), {} tokens, ${:.4}; stopped: {:?}{failures}",
                 outcome.rejected.len(),
                 outcome.duplicates,
                 outcome.training_copies,

@@ -139,9 +139,13 @@ pub struct LlmArgs {
     /// {statistics} {examples} {group} {format}).
     #[arg(long, help_heading = "LLM")]
     template: Option<PathBuf>,
-    /// Seconds to wait for a server answer.
+    /// Seconds to wait for a server answer (the whole answer, not each read).
     #[arg(long, default_value_t = 300, help_heading = "LLM")]
     timeout: u64,
+    /// Largest answer read from a server, in MiB: a bigger one is a failed request, so a
+    /// hostile or broken server cannot fill the memory.
+    #[arg(long, value_name = "MIB", default_value_t = 8, help_heading = "LLM")]
+    max_answer_mb: usize,
     /// Price of a million prompt tokens in US dollars (default: the built-in price table, 0 for
     /// openai-compatible servers).
     #[arg(long, help_heading = "LLM")]
@@ -521,8 +525,9 @@ fn llm_generator(
         if let Some(local) = local.lock().ok().and_then(|mut l| l.take()) {
             return Ok(Arc::new(local));
         }
-        let http =
-            HttpTransport::new(needs.timeout, o.ca_cert.as_deref()).map_err(|e| e.to_string())?;
+        let http = HttpTransport::new(needs.timeout, o.ca_cert.as_deref())
+            .map_err(|e| e.to_string())?
+            .with_max_answer_bytes(o.max_answer_mb.max(1) << 20);
         Ok(Arc::new(http))
     };
     let config = llm_config(&settings, schema, &transport_for).map_err(anyhow::Error::msg)?;
