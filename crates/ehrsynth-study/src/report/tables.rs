@@ -321,7 +321,8 @@ pub fn table2(results: &StudyResults) -> ReportTable {
     for (column, value) in &groups {
         let mut row = vec![format!("{column} = {value}")];
         row.extend(cells.iter().map(|d| ours(group_kl(d.audit, column, value))));
-        let published_pair = paper::group_kl(column);
+        // The paper reports the group of value 1 (is_female = 1, race_black = 1) only.
+        let published_pair = (value == "1").then(|| paper::group_kl(column)).flatten();
         row.push(published(published_pair.map(|x| x.0)));
         row.push(published(published_pair.map(|x| x.1)));
         t.rows.push(row);

@@ -175,6 +175,18 @@ fn the_papers_numbers_appear_beside_ours() {
             assert!(md.contains(n), "the Markdown lacks the paper's {n}");
         }
     }
+    // The paper reports the group of value 1 only: its number stands on that row alone.
+    let row = |group: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {group} |")))
+            .unwrap()
+    };
+    assert!(row("race_black = 1").contains("0.330"));
+    assert!(
+        !row("race_black = 0").contains("0.330"),
+        "{}",
+        row("race_black = 0")
+    );
     // Paper columns are marked as such, and the paper's importance rank sits beside ours.
     assert!(section(&html, "table1").contains("<th class=\"paper\">paper TSTR AUROC"));
     assert!(md.contains("| paper rank |"));
