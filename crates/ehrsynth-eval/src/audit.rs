@@ -192,7 +192,7 @@ impl<'a> ColumnCheck<'a> {
 }
 
 /// Labels of the target column in one table, read by `target`'s two classes.
-fn labels(
+pub(crate) fn labels(
     table: &Table,
     target: &BinaryTarget,
     which: &str,
@@ -222,7 +222,7 @@ fn split_by_site_note(train: &Table, holdout: &Table, site: &str) -> Option<Stri
 }
 
 /// Rows with a known label, and those labels.
-fn labelled_rows(labels: &[Option<bool>]) -> (Vec<usize>, Vec<bool>) {
+pub(crate) fn labelled_rows(labels: &[Option<bool>]) -> (Vec<usize>, Vec<bool>) {
     labels
         .iter()
         .enumerate()
@@ -529,9 +529,10 @@ pub fn audit(
     let clock = Instant::now();
     progress.start("privacy", None, "steps");
     let train_distances = encoder_all.distance_matrix(train)?;
+    let holdout_distances = encoder_all.distance_matrix(holdout)?;
     let privacy_report = match privacy(
         &train_distances,
-        &encoder_all.distance_matrix(holdout)?,
+        &holdout_distances,
         &encoder_all.distance_matrix(synthetic)?,
         config.seed,
     ) {
@@ -560,6 +561,7 @@ pub fn audit(
             synthetic_rows: synthetic.n_rows(),
             encoder: &encoder_all,
             train_distances: &train_distances,
+            holdout_distances: &holdout_distances,
             target: control_target
                 .as_ref()
                 .map(|(target, encoder)| ControlTarget { target, encoder }),

@@ -19,6 +19,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{labelled_rows, labels};
 use crate::encode::{Encoder, Matrix};
 use crate::error::EvalError;
 use crate::fidelity::{
@@ -94,6 +95,8 @@ pub struct ControlInputs<'a> {
     pub encoder: &'a Encoder,
     /// The training rows encoded for distances by `encoder`.
     pub train_distances: &'a Matrix,
+    /// The holdout rows encoded the same way (the control takes its rows from them).
+    pub holdout_distances: &'a Matrix,
     /// The target, when the audit has one.
     pub target: Option<ControlTarget<'a>>,
     /// The audit's seed.
@@ -144,8 +147,8 @@ pub fn control(inputs: &ControlInputs<'_>) -> Result<ControlReport, EvalError> {
         crate::detection::detection_report(inputs.encoder, inputs.train, &fake, inputs.seed)?;
     let privacy_report = privacy(
         inputs.train_distances,
-        &inputs.encoder.distance_matrix(&rest)?,
-        &inputs.encoder.distance_matrix(&fake)?,
+        &inputs.holdout_distances.take(&as_holdout),
+        &inputs.holdout_distances.take(&as_synthetic),
         inputs.seed,
     )
     .ok();
@@ -178,21 +181,12 @@ pub fn control(inputs: &ControlInputs<'_>) -> Result<ControlReport, EvalError> {
 
 /// The GBDT trained on the control rows, tested on the remaining holdout rows.
 fn tstr(t: &ControlTarget<'_>, fake: &Table, rest: &Table, seed: u64) -> Result<Scores, EvalError> {
-    let labelled = |table: &Table, which: &str| -> Result<(Matrix, Vec<bool>), EvalError> {
-        let column = table
-            .column(&t.target.column)
-            .ok_or_else(|| EvalError::MissingColumn(t.target.column.clone()))?;
-        let (rows, y): (Vec<usize>, Vec<bool>) = t
-            .target
-            .labels(column, which)?
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.map(|b| (i, b)))
-            .unzip();
+    let labelled = |table: &Table| -> Result<(Matrix, Vec<bool>), EvalError> {
+        let (rows, y) = labelled_rows(&labels(table, t.target, "real holdout")?);
         Ok((t.encoder.model_matrix(&table.take(&rows))?, y))
     };
-    let (fx, fy) = labelled(fake, "real holdout")?;
-    let (rx, ry) = labelled(rest, "real holdout")?;
+    let (fx, fy) = labelled(fake)?;
+    let (rx, ry) = labelled(rest)?;
     let (scores, _) = train_and_test(
         ModelKind::Gbdt,
         &Labelled { x: &fx, y: &fy },
