@@ -33,18 +33,23 @@ timed() { # label, command...
   shift
   rm -f "$out/$label.csv" "$out/$label.csv.journal.sqlite"
   start=$(date +%s.%N)
-  "$@" --out "$out/$label.csv" 2>"$out/$label.log"
+  # Exit 3 = fewer rows than asked (those are written): a figure to report, not a failure.
+  local status=0
+  "$@" --out "$out/$label.csv" 2>"$out/$label.log" || status=$?
+  [[ $status == 0 || $status == 3 ]] || { echo "$label: generate failed ($status), see $out/$label.log"; return; }
   end=$(date +%s.%N)
   local kept
   kept=$(($(wc -l <"$out/$label.csv") - 1))
   "$ehrsynth" evaluate --train "$out/train.parquet" --holdout "$out/holdout.parquet" \
-    --synthetic "$out/$label.csv" --json "$out/$label.audit.json" >"$out/$label.audit.txt" 2>&1
+    --synthetic "$out/$label.csv" --json "$out/$label.audit.json" >"$out/$label.audit.txt" 2>&1 ||
+    echo '{"fidelity": {"kl_mean": null}}' >"$out/$label.audit.json"
   python3 - "$label" "$kept" "$start" "$end" "$out/$label.audit.json" <<'PY'
 import json, sys
 label, kept, start, end, audit = sys.argv[1:]
 seconds = float(end) - float(start)
 kl = json.load(open(audit))["fidelity"]["kl_mean"]
-print(f"{label:14s} {int(kept):5d} rows in {seconds:7.1f} s = {int(kept) / seconds:5.2f} valid rows/s   mean KL {kl:.3f}")
+kl = "n/a" if kl is None else f"{kl:.3f}"
+print(f"{label:14s} {int(kept):5d} rows in {seconds:7.1f} s = {int(kept) / seconds:5.2f} valid rows/s   mean KL {kl}")
 PY
 }
 
