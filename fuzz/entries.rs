@@ -138,9 +138,36 @@ pub fn gguf(data: &[u8]) {
     }
 }
 
-/// An HTTP answer as a server sends it, capped at 1 MiB.
+/// An HTTP answer as a server sends it, read by the providers' client (ureq underneath) from a
+/// one-connection server on loopback that writes the bytes and closes; capped at 1 MiB, 2 s.
 pub fn http(data: &[u8]) {
-    let _ = ehrsynth_llm::http::read_answer(data, 1 << 20);
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().expect("its address")
+    );
+    let answer = data.to_vec();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            // The request is "{}" after its head: read up to it so closing does not reset.
+            let mut seen = Vec::new();
+            let mut byte = [0u8; 1];
+            while !seen.ends_with(b"\r\n\r\n{}") && seen.len() < 64 * 1024 {
+                if stream.read(&mut byte).unwrap_or(0) == 0 {
+                    break;
+                }
+                seen.push(byte[0]);
+            }
+            let _ = stream.write_all(&answer);
+        }
+    });
+    let client =
+        ehrsynth_llm::http::Client::with_settings(std::time::Duration::from_secs(2), None, None)
+            .expect("a client")
+            .with_max_answer_bytes(1 << 20);
+    let _ = client.post_json(&url, &[], "{}");
+    let _ = server.join();
 }
 
 /// A fuzz target's entry point.

@@ -1,6 +1,7 @@
 //! LLM requests for ehrsynth:
-//! - [`http`]: a small blocking HTTP/1.1 client, plain for local servers and TLS (rustls) for
-//!   the hosted APIs, with a custom CA bundle and an HTTPS proxy;
+//! - [`http`]: the blocking HTTP client (ureq with rustls), plain for local servers and TLS for
+//!   the hosted APIs, with a custom CA bundle, an HTTPS proxy, a deadline per attempt and a cap
+//!   on an answer's size;
 //! - [`provider`]: the wire formats of OpenAI, Anthropic, Gemini and OpenAI-compatible servers
 //!   (request bodies, answers, failures and whether they are worth retrying);
 //! - [`structured`]: a table schema compiled into each provider's structured-output dialect;

@@ -116,6 +116,7 @@ pub fn cell_llm_settings(
         allow_real_examples_for: entry.allow_real_examples_for.clone(),
         template: None,
         timeout: std::time::Duration::from_secs(entry.timeout_seconds),
+        max_answer_bytes: entry.max_answer_mb.max(1) << 20,
         max_tokens: config.budget.max_tokens_per_cell,
         max_cost_usd,
         run: plan.spec.id.clone(),

@@ -335,6 +335,10 @@ pub struct GeneratorConfig {
     /// LLM: seconds to wait for an answer.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// LLM: the largest answer body read from a server, in MiB (default 8); a larger answer is a
+    /// failed request.
+    #[serde(default = "default_max_answer_mb")]
+    pub max_answer_mb: usize,
     /// LLM: US dollars per million prompt tokens (default: the built-in price table, as
     /// `generate` uses it; 0 for servers beside the data).
     #[serde(default)]
@@ -358,6 +362,10 @@ fn default_max_output_tokens() -> u32 {
 
 fn default_timeout() -> u64 {
     300
+}
+
+fn default_max_answer_mb() -> usize {
+    ehrsynth_llm::http::DEFAULT_MAX_ANSWER_BYTES >> 20
 }
 
 /// Audit settings.

@@ -50,6 +50,8 @@ pub struct LlmSettings {
     pub template: Option<String>,
     /// Seconds to wait for an answer.
     pub timeout: Duration,
+    /// The cap on an answer body's size, in bytes (HTTP providers).
+    pub max_answer_bytes: usize,
     /// Prices per million tokens.
     pub price: Price,
     /// Token budget.
@@ -76,6 +78,8 @@ pub struct TransportNeeds<'a> {
     pub model: &'a str,
     /// Seconds to wait for an answer.
     pub timeout: Duration,
+    /// The cap on an answer body's size, in bytes.
+    pub max_answer_bytes: usize,
     /// The generated table's schema (the cell's columns).
     pub schema: &'a Schema,
     /// Rows asked for per request.
@@ -162,6 +166,7 @@ pub fn llm_config(
         provider: &settings.provider,
         model: &settings.model,
         timeout: settings.timeout,
+        max_answer_bytes: settings.max_answer_bytes,
         schema,
         rows_per_request: settings.rows_per_request,
     })?;
@@ -245,6 +250,7 @@ mod tests {
             allow_real_examples_for: None,
             template: None,
             timeout: Duration::from_secs(1),
+            max_answer_bytes: 1 << 20,
             price: Price::default(),
             max_tokens: None,
             max_cost_usd: None,

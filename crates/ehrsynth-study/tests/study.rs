@@ -444,6 +444,41 @@ fn llm_cells_keep_their_request_journal_in_the_study_and_resume_from_it() {
 }
 
 #[test]
+fn an_llm_entry_sets_its_transport_timeout_and_answer_cap() {
+    let seen = |extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let text = SMALL
+            .replace(
+                "providers = [\"local\"]",
+                &format!("providers = [\"openai-compatible\"]\nprice_input = 0.0\n{extra}"),
+            )
+            .replace(
+                "strategies = [\"naive\", \"group\"]",
+                "strategies = [\"naive\"]",
+            );
+        let mut config = parse(&text).unwrap();
+        config
+            .generators
+            .retain(|g| g.kind == ehrsynth_study::config::GeneratorKind::Llm);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let transport_for = |needs: &ehrsynth_study::llm::TransportNeeds<'_>| {
+            asked
+                .lock()
+                .unwrap()
+                .push((needs.timeout.as_secs(), needs.max_answer_bytes));
+            Err::<Arc<dyn Transport>, String>("no server in this test".into())
+        };
+        run(&config, dir.path(), &transport_for);
+        asked.into_inner().unwrap()
+    };
+    assert_eq!(seen(""), vec![(300, 8 << 20)], "the defaults");
+    assert_eq!(
+        seen("timeout_seconds = 7\nmax_answer_mb = 2"),
+        vec![(7, 2 << 20)]
+    );
+}
+
+#[test]
 fn a_hospital_split_cell_reports_tstr_on_the_held_out_hospitals() {
     let dir = tempfile::tempdir().unwrap();
     let config = parse(

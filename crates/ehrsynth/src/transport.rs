@@ -23,7 +23,9 @@ pub fn transport_for(needs: &TransportNeeds<'_>) -> Result<Arc<dyn Transport>, S
             .map_err(|e| format!("{e:#}"))?;
         return Ok(Arc::new(transport));
     }
-    let transport = HttpTransport::new(needs.timeout, None).map_err(|e| e.to_string())?;
+    let transport = HttpTransport::new(needs.timeout, None)
+        .map_err(|e| e.to_string())?
+        .with_max_answer_bytes(needs.max_answer_bytes);
     Ok(Arc::new(transport))
 }
 

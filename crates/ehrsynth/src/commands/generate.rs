@@ -512,6 +512,7 @@ fn llm_generator(
         allow_real_examples_for: o.allow_real_examples.clone(),
         template: template_text,
         timeout: std::time::Duration::from_secs(o.timeout),
+        max_answer_bytes: o.max_answer_mb.max(1) << 20,
         price: price.unwrap_or_default(),
         max_tokens: o.max_tokens,
         max_cost_usd: o.max_cost,
@@ -527,7 +528,7 @@ fn llm_generator(
         }
         let http = HttpTransport::new(needs.timeout, o.ca_cert.as_deref())
             .map_err(|e| e.to_string())?
-            .with_max_answer_bytes(o.max_answer_mb.max(1) << 20);
+            .with_max_answer_bytes(needs.max_answer_bytes);
         Ok(Arc::new(http))
     };
     let config = llm_config(&settings, schema, &transport_for).map_err(anyhow::Error::msg)?;
