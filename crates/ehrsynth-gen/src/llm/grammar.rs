@@ -55,6 +55,8 @@
 use std::sync::Arc;
 
 use ehrsynth_table::cell::{is_missing_token, parse_number};
+
+use super::cell_text::{clean_text, eq_ci, is_extra_missing};
 use ehrsynth_table::validate::validate_text;
 use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
 
@@ -68,12 +70,6 @@ const MAX_DECIMALS: u32 = 12;
 const NUMBER_CAP: f64 = 1e12;
 /// Longest free-text category value.
 const FREE_TEXT_MAX: usize = 24;
-/// Quote characters the answer parser trims around cells (parse.rs `QUOTES`).
-const QUOTES: &[char] = &['"', '\'', '`', '“', '”', '‘', '’'];
-/// Missing spellings the answer parser knows beyond the table crate's (parse.rs).
-const EXTRA_MISSING: &[&str] = &[
-    "-", "--", "—", "–", "?", "n/a", "na", "nan", "null", "none", "unknown", "missing",
-];
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -730,19 +726,6 @@ impl FieldRule {
             Missing::Null => format!("{what} (or null)"),
         }
     }
-}
-
-/// `t` without surrounding spaces and quote characters, as the answer parser cleans cells.
-fn clean_text(t: &str) -> &str {
-    t.trim_matches(|c: char| c.is_whitespace() || QUOTES.contains(&c))
-}
-
-fn is_extra_missing(t: &str) -> bool {
-    EXTRA_MISSING.iter().any(|m| t.eq_ignore_ascii_case(m))
-}
-
-fn eq_ci(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
 }
 
 /// `text` as a CSV field: quoted when it holds a separator, a quote, or could read as a

@@ -59,6 +59,8 @@
 //! [`cell::is_missing_token`]: ehrsynth_table::cell::is_missing_token
 
 use ehrsynth_table::cell::{is_missing_token, parse_number};
+
+use super::cell_text::{QUOTES, clean_text, eq_ci, is_extra_missing};
 use ehrsynth_table::{CellRejection, ColumnKind, ColumnSpec, Schema};
 use serde_json::{Map, Value};
 
@@ -112,12 +114,6 @@ const NOT_JSON: &str = "the answer is not JSON rows";
 const MAX_TEXT_CHARS: usize = 200;
 /// Separators tried, in order of preference.
 const DELIMITERS: [char; 4] = [',', ';', '\t', '|'];
-/// Characters trimmed around cells and header names.
-const QUOTES: &[char] = &['"', '\'', '`', '“', '”', '‘', '’'];
-/// Missing-value spellings beyond the table crate's, compared case-insensitively.
-const EXTRA_MISSING: &[&str] = &[
-    "-", "--", "—", "–", "?", "n/a", "na", "nan", "null", "none", "unknown", "missing",
-];
 /// Phrases that make a row-less prose answer look like a refusal.
 const REFUSAL_WORDS: &[&str] = &[
     "sorry", "can't", "can’t", "cannot", "unable", "won't", "not able", "as an ai", "apologi",
@@ -160,19 +156,6 @@ fn accept(out: &mut ParsedAnswer, schema: &Schema, cells: Vec<String>, line: usi
 
 // ---------------------------------------------------------------------------------------------
 // Cells
-
-/// `raw` without surrounding spaces and quote characters.
-fn clean_text(raw: &str) -> &str {
-    raw.trim_matches(|c: char| c.is_whitespace() || QUOTES.contains(&c))
-}
-
-fn eq_ci(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
-}
-
-fn is_extra_missing(t: &str) -> bool {
-    EXTRA_MISSING.iter().any(|m| t.eq_ignore_ascii_case(m))
-}
 
 /// The schema's spelling of category `t`: exact match first, then case-insensitive.
 fn match_category<'a>(spec: &'a ColumnSpec, t: &str) -> Option<&'a String> {

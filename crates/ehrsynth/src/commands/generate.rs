@@ -436,7 +436,7 @@ fn llm_generator(
     });
     let max_requests = o
         .max_requests
-        .unwrap_or(3 * args.rows.div_ceil(rows_per_request.max(1)) + 5);
+        .unwrap_or_else(|| ehrsynth_study::llm::default_max_requests(args.rows, rows_per_request));
     let price = run_price(o, provider)?;
     let prompt_chars = {
         let sample = ehrsynth_gen::llm::context::PromptContext::build(
