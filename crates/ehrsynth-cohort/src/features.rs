@@ -3,7 +3,7 @@
 //! descriptions and roles. Both the eICU builder and the reference cohort produce exactly these
 //! columns, in this order, and write [`eicu_schema`] beside their output.
 
-use ehrsynth_table::{ColumnKind, ColumnSpec, Role, Schema};
+use ehrsynth_table::{ColumnKind, ColumnSpec, Constraint, Role, Schema};
 
 /// A vital sign summarised as `_first`, `_last`, `_min`, `_max` over hours [0, 24].
 #[derive(Debug, Clone, Copy)]
@@ -443,7 +443,36 @@ pub fn eicu_schema() -> Schema {
         ),
         Role::Feature,
     ));
-    Schema::new(cols).expect("the built-in eICU schema is consistent")
+    let mut schema = Schema::new(cols).expect("the built-in eICU schema is consistent");
+    schema.constraints = cohort_constraints();
+    schema
+        .check_constraints()
+        .expect("the built-in constraints name the schema's columns");
+    schema
+}
+
+/// The rules every row of the cohort keeps by construction: the race flags code one variable
+/// (at most one is 1), and each vital's first and last hourly means lie between the smallest
+/// and the largest of them.
+fn cohort_constraints() -> Vec<Constraint> {
+    let mut constraints = vec![Constraint::OneHot {
+        columns: RACE_FLAGS
+            .iter()
+            .map(|(flag, _)| flag.to_string())
+            .collect(),
+        exactly: false,
+    }];
+    for v in VITALS {
+        for middle in ["first", "last"] {
+            constraints.push(Constraint::Order {
+                columns: ["min", middle, "max"]
+                    .iter()
+                    .map(|s| format!("{}_{s}", v.name))
+                    .collect(),
+            });
+        }
+    }
+    constraints
 }
 
 #[cfg(test)]

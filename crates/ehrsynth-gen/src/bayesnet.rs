@@ -979,8 +979,12 @@ impl Model {
             .zip(&self.outputs)
             .map(|(spec, output)| self.output_column(spec, output, &sampled, rows))
             .collect();
-        let table = Table::new(columns)?;
-        progress.finish(&format!("bayesnet: {rows} rows generated"));
+        let (table, repaired) =
+            crate::generator::within_constraints(&self.schema, Table::new(columns)?, options);
+        progress.finish(&format!(
+            "bayesnet: {rows} rows generated{}",
+            crate::generator::repaired_note(repaired)
+        ));
         Ok(table)
     }
 

@@ -392,8 +392,17 @@ impl Generator for GaussianCopula {
             })
             .collect();
         let rows: Vec<Vec<Option<String>>> = chunks.into_iter().flatten().collect();
-        progress.finish(&format!("{} rows", rows.len()));
-        build_table(&fitted.schema, &rows)
+        let (table, repaired) = crate::generator::within_constraints(
+            &fitted.schema,
+            build_table(&fitted.schema, &rows)?,
+            options,
+        );
+        progress.finish(&format!(
+            "{} rows{}",
+            rows.len(),
+            crate::generator::repaired_note(repaired)
+        ));
+        Ok(table)
     }
 }
 

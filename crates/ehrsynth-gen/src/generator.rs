@@ -41,6 +41,30 @@ pub struct SampleOptions {
     pub seed: u64,
 }
 
+/// `table` (a generator's rows) brought within the schema's constraints by their bounded repair
+/// ([`ehrsynth_table::constraint::repair_keeping`]), a conditional run's fixed column untouched;
+/// with the number of rows that were changed.
+pub fn within_constraints(
+    schema: &Schema,
+    table: Table,
+    options: &SampleOptions,
+) -> (Table, usize) {
+    if schema.constraints.is_empty() {
+        return (table, 0);
+    }
+    let kept = options.condition.as_ref().map(|c| c.column.as_str());
+    ehrsynth_table::constraint::repair_keeping(schema, &table, options.seed, kept)
+}
+
+/// " (N repaired to keep the schema's constraints)" when N > 0.
+pub(crate) fn repaired_note(repaired: usize) -> String {
+    if repaired == 0 {
+        String::new()
+    } else {
+        format!(" ({repaired} repaired to keep the schema's constraints)")
+    }
+}
+
 /// A generator of synthetic rows shaped by a schema.
 pub trait Generator: Send + Sync {
     /// A short name ("copula", "bayesnet", ...).

@@ -10,6 +10,8 @@
 //! - Cell parsing and the one missing-value rule ([`cell`]): which texts are missing in every
 //!   column and which only in numeric ones.
 //! - Notes on columns inference should tell about, constant or id-like ([`profile`]).
+//! - Constraints across columns (one-hot sets, orders: [`constraint`]) in the schema, inferred
+//!   with their evidence, checked with every row, counted, and repaired in generated rows.
 //! - Row validation ([`Schema::validate_cells`], [`Schema::validate_table`]) that says, for every
 //!   rejected row, which column failed and why.
 //! - CSV (plain or `.csv.gz`) and Parquet reading and writing chosen by file extension ([`io`]);
@@ -21,6 +23,7 @@
 
 pub mod cell;
 pub mod column;
+pub mod constraint;
 pub mod error;
 pub mod io;
 pub mod profile;
@@ -32,6 +35,7 @@ pub mod text;
 pub mod validate;
 
 pub use column::{Column, ColumnData, Validity, Value};
+pub use constraint::Constraint;
 pub use error::TableError;
 pub use progress::{NoProgress, Progress};
 pub use schema::{ColumnKind, ColumnSpec, Role, Schema};

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::column::{Column, ColumnData};
+use crate::constraint::Constraint;
 use crate::error::{TableError, short_list};
 use crate::profile::proposes_id;
 use crate::table::Table;
@@ -164,11 +165,25 @@ pub struct Schema {
     /// The columns.
     #[serde(rename = "column", default)]
     pub columns: Vec<ColumnSpec>,
+    /// Rules across columns that every row obeys (one-hot sets, orders): see
+    /// [`crate::constraint`].
+    #[serde(rename = "constraint", default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
+    /// Why each inferred constraint was proposed (one per constraint, written as a comment
+    /// above it in the TOML file; empty for a schema read from a file).
+    #[serde(skip)]
+    pub constraint_notes: Vec<String>,
 }
 
 fn schema_version() -> u32 {
     1
 }
+
+const CONSTRAINTS_HEADER: &str = "
+# Constraints: rules across columns that every row obeys, kept by every generator and checked by
+# the audit (docs/schema.md). kind = \"one_hot\" (at most one of these 0/1 columns is 1; exactly =
+# true for exactly one) or \"order\" (columns[0] <= columns[1] <= ...). Delete or edit freely.
+";
 
 const SCHEMA_FILE_HEADER: &str = "\
 # ehrsynth schema: one [[column]] table per column, in file order.
@@ -188,6 +203,8 @@ impl Schema {
             version: 1,
             missing_tokens: Vec::new(),
             columns,
+            constraints: Vec::new(),
+            constraint_notes: Vec::new(),
         };
         schema.check(Path::new("<schema>"))?;
         Ok(schema)
@@ -258,8 +275,19 @@ impl Schema {
                     })
             })
             .collect::<crate::Result<Vec<_>>>()?;
+        let kept: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        let mut constraints = Vec::new();
+        let mut constraint_notes = Vec::new();
+        for (i, c) in self.constraints.iter().enumerate() {
+            if let Some(c) = c.restricted_to(&kept) {
+                constraints.push(c);
+                constraint_notes.extend(self.constraint_notes.get(i).cloned());
+            }
+        }
         Ok(Self {
             missing_tokens: self.missing_tokens.clone(),
+            constraints,
+            constraint_notes,
             ..Self::new(columns)?
         })
     }
@@ -305,7 +333,12 @@ impl Schema {
                 ));
             }
         }
-        Ok(())
+        self.check_constraints().or_else(fail)
+    }
+
+    /// Checks that every constraint names known columns of the right kind.
+    pub fn check_constraints(&self) -> Result<(), String> {
+        self.constraints.iter().try_for_each(|c| c.check(self))
     }
 
     /// Parses a schema file's text; `path` is only used in error messages.
@@ -336,11 +369,32 @@ impl Schema {
         Self::from_toml_str(&text, path)
     }
 
-    /// The schema as an annotated TOML file.
+    /// The schema as an annotated TOML file; an inferred constraint comes with its evidence
+    /// as a comment.
     pub fn to_toml(&self) -> String {
-        let body =
-            toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"));
-        format!("{SCHEMA_FILE_HEADER}\n{body}")
+        let columns = Self {
+            constraints: Vec::new(),
+            ..self.clone()
+        };
+        let mut text = format!(
+            "{SCHEMA_FILE_HEADER}\n{}",
+            toml::to_string(&columns).unwrap_or_else(|e| format!("# could not serialise: {e}\n"))
+        );
+        if !self.constraints.is_empty() {
+            text.push_str(CONSTRAINTS_HEADER);
+        }
+        #[derive(Serialize)]
+        struct One<'a> {
+            constraint: [&'a Constraint; 1],
+        }
+        for (i, c) in self.constraints.iter().enumerate() {
+            text.push('\n');
+            if let Some(note) = self.constraint_notes.get(i) {
+                text.push_str(&format!("# inferred: {note}\n"));
+            }
+            text.push_str(&toml::to_string(&One { constraint: [c] }).unwrap_or_default());
+        }
+        text
     }
 
     /// Writes the schema file (through a partial file and a rename).
@@ -382,7 +436,17 @@ impl Schema {
         for i in &hints.ids {
             assign(i, Role::Id)?;
         }
-        Self::new(columns)
+        let mut schema = Self::new(columns)?;
+        let skip: Vec<&str> = schema
+            .columns
+            .iter()
+            .filter(|c| matches!(c.role, Role::Target | Role::Id | Role::Site))
+            .map(|c| c.name.as_str())
+            .collect();
+        let found = crate::constraint::infer(table, &skip);
+        schema.constraints = found.iter().map(|f| f.constraint.clone()).collect();
+        schema.constraint_notes = found.into_iter().map(|f| f.evidence).collect();
+        Ok(schema)
     }
 }
 

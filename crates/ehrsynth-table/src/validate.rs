@@ -36,6 +36,12 @@ pub enum RejectReason {
         /// The offending text.
         value: String,
     },
+    /// The row breaks a constraint across columns (the rejection's `column` is the
+    /// constraint's label).
+    ConstraintBroken {
+        /// How ("race_black, race_asian are all 1").
+        detail: String,
+    },
 }
 
 impl RejectReason {
@@ -46,6 +52,7 @@ impl RejectReason {
             RejectReason::WrongType { .. } => "wrong_type",
             RejectReason::OutOfRange { .. } => "out_of_range",
             RejectReason::UnknownCategory { .. } => "unknown_category",
+            RejectReason::ConstraintBroken { .. } => "constraint_broken",
         }
     }
 }
@@ -65,6 +72,7 @@ impl fmt::Display for RejectReason {
             RejectReason::UnknownCategory { value } => {
                 write!(f, "'{value}' is not one of the schema's categories")
             }
+            RejectReason::ConstraintBroken { detail } => write!(f, "broken: {detail}"),
         }
     }
 }
@@ -80,7 +88,12 @@ pub struct CellRejection {
 
 impl fmt::Display for CellRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column '{}': {}", self.column, self.reason)
+        match self.reason {
+            RejectReason::ConstraintBroken { .. } => {
+                write!(f, "constraint {}: {}", self.column, self.reason)
+            }
+            _ => write!(f, "column '{}': {}", self.column, self.reason),
+        }
     }
 }
 
@@ -197,7 +210,34 @@ pub fn validate_value(spec: &ColumnSpec, value: Value<'_>) -> Option<RejectReaso
     }
 }
 
+/// A valid cell's value as a number for the constraints (binary 0/1), `None` when missing.
+fn cell_number(spec: &ColumnSpec, text: &str) -> Option<f64> {
+    if is_missing_in(spec.kind, text) {
+        return None;
+    }
+    match spec.kind {
+        ColumnKind::Binary => parse_binary(text).map(|b| if b { 1.0 } else { 0.0 }),
+        ColumnKind::Continuous | ColumnKind::Integer => parse_number(text),
+        ColumnKind::Categorical => None,
+    }
+}
+
 impl Schema {
+    /// The constraints a row breaks, given each column's value by name (columns a constraint
+    /// names that `value` does not know count as missing).
+    fn broken_constraints(&self, value: impl Fn(&str) -> Option<f64>) -> Vec<CellRejection> {
+        self.constraints
+            .iter()
+            .filter_map(|c| {
+                let values: Vec<Option<f64>> = c.columns().iter().map(|n| value(n)).collect();
+                c.broken_by(&values).map(|detail| CellRejection {
+                    column: c.label(),
+                    reason: RejectReason::ConstraintBroken { detail },
+                })
+            })
+            .collect()
+    }
+
     /// Validates a row given as text cells in schema column order. On failure returns every
     /// failed cell. A row with the wrong number of cells fails as a whole.
     pub fn validate_cells<S: AsRef<str>>(&self, cells: &[S]) -> Result<(), Vec<CellRejection>> {
@@ -210,7 +250,7 @@ impl Schema {
                 },
             }]);
         }
-        let failed: Vec<CellRejection> = self
+        let mut failed: Vec<CellRejection> = self
             .columns
             .iter()
             .zip(cells)
@@ -221,6 +261,12 @@ impl Schema {
                 })
             })
             .collect();
+        if failed.is_empty() {
+            failed = self.broken_constraints(|name| {
+                let i = self.columns.iter().position(|c| c.name == name)?;
+                cell_number(&self.columns[i], cells[i].as_ref())
+            });
+        }
         if failed.is_empty() {
             Ok(())
         } else {
@@ -259,6 +305,10 @@ impl Schema {
                     })
                 })
                 .collect();
+            let mut cells = cells;
+            if cells.is_empty() {
+                cells = self.broken_constraints(|name| table.column(name)?.get_f64(row));
+            }
             if !cells.is_empty() {
                 report.rejected.push(RowRejection { row, cells });
             }
