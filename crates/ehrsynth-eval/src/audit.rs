@@ -387,6 +387,7 @@ pub fn audit(
         pairs,
         missing_columns: columns.missing.iter().map(|c| c.name.clone()).collect(),
         extra_columns: columns.extra,
+        constraints: ehrsynth_table::constraint::violations(schema, synthetic),
     };
     timings.fidelity = clock.elapsed().as_secs_f64();
 

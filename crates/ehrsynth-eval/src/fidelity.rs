@@ -163,6 +163,10 @@ pub struct FidelityReport {
     /// Synthetic columns the schema does not know (not audited).
     #[serde(default)]
     pub extra_columns: Vec<String>,
+    /// Each of the schema's constraints (one-hot sets, orders) over the audited columns: the
+    /// synthetic rows that break it (real rows break none).
+    #[serde(default)]
+    pub constraints: Vec<ehrsynth_table::constraint::ConstraintCount>,
 }
 
 fn present(column: &Column) -> Vec<f64> {

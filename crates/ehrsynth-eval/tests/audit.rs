@@ -597,3 +597,39 @@ fn a_hospital_split_says_its_privacy_figures_mix_in_the_hospitals() {
     assert!(unseen.test_rows > 0);
     assert!(utility.sites.iter().all(|s| !s.seen_in_training));
 }
+
+#[test]
+fn the_schema_constraints_are_counted_on_the_synthetic_rows() {
+    let (train, holdout, rest) = three_parts(600, 300, 300, 21);
+    let fresh = run(&train, &holdout, &rest);
+    let counts = &fresh.fidelity.constraints;
+    assert_eq!(counts.len(), 15, "the race set and 14 vital orders");
+    assert!(counts.iter().all(|c| c.broken == 0 && c.rows == 300));
+    // Every row made Asian: the rows already carrying another race flag break the set.
+    let others: usize = (0..rest.n_rows())
+        .filter(|&i| {
+            ["race_black", "race_hispanic", "race_other"]
+                .iter()
+                .any(|c| rest.column(c).unwrap().get_f64(i) == Some(1.0))
+        })
+        .count();
+    assert!(others > 0);
+    let columns = rest
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.name() == "race_asian" {
+                Column::binary("race_asian", &vec![Some(true); rest.n_rows()])
+            } else {
+                c.as_ref().clone()
+            }
+        })
+        .collect();
+    let broken = run(&train, &holdout, &Table::new(columns).unwrap());
+    let race = &broken.fidelity.constraints[0];
+    assert_eq!(
+        race.constraint,
+        "one_hot(race_black, race_hispanic, race_asian, race_other)"
+    );
+    assert_eq!(race.broken, others);
+}

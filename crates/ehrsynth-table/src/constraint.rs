@@ -164,7 +164,7 @@ fn value_at(column: &Column, row: usize) -> Option<f64> {
 }
 
 /// How many rows of a table break one constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConstraintCount {
     /// [`Constraint::label`].
     pub constraint: String,

@@ -286,6 +286,23 @@ pub fn console_summary(r: &AuditReport) -> String {
         ),
         f.out_of_range_share
     );
+    let broken: Vec<String> = f
+        .constraints
+        .iter()
+        .filter(|c| c.broken > 0)
+        .map(|c| format!("{} {:.4}", c.constraint, c.share()))
+        .collect();
+    if !f.constraints.is_empty() {
+        out += &format!(
+            "constraints {} from the schema; share of rows breaking one: {}\n",
+            f.constraints.len(),
+            if broken.is_empty() {
+                "none broken".to_string()
+            } else {
+                broken.join(", ")
+            }
+        );
+    }
     if let Some(u) = &r.utility {
         let control_tstr = c.and_then(|c| c.tstr.as_ref()).and_then(|s| s.auroc);
         out += &format!(
