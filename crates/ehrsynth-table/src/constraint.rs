@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cell::thousands;
 use crate::column::{Column, ColumnData};
 use crate::schema::{ColumnKind, Schema};
 use crate::table::Table;
@@ -513,18 +514,6 @@ pub fn infer(table: &Table, skip: &[&str]) -> Vec<Inferred> {
     let mut found = infer_one_hot(table, skip);
     found.extend(infer_orders(table, skip));
     found
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn infer_one_hot(table: &Table, skip: &[&str]) -> Vec<Inferred> {

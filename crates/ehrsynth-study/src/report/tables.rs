@@ -909,18 +909,7 @@ pub fn cost(results: &StudyResults) -> ReportTable {
     t
 }
 
-/// A count with thousands separators: 12,345.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use ehrsynth_table::cell::thousands;
 
 /// The summary at the top, in plain words: one sentence per finding.
 pub fn summary(results: &StudyResults) -> Vec<String> {
