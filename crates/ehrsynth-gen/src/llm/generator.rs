@@ -81,14 +81,17 @@ fn training_row_key(table: &Table, schema: &Schema, i: usize) -> String {
 
 /// The schema the model writes: the columns in the schema's order with the target moved to the
 /// end. A model reads the first field of a CSV line as a row number: with a 0/1 outcome first,
-/// it writes "1" in every row (every patient dies).
+/// it writes "1" in every row (every patient dies). The constraints stay, so an answer's row
+/// that breaks one is a rejection with the rule named.
 fn writing_order(schema: &Schema) -> Result<Schema, GenError> {
     let (targets, others): (Vec<_>, Vec<_>) = schema
         .columns()
         .iter()
         .cloned()
         .partition(|c| c.role == Role::Target);
-    Schema::new(others.into_iter().chain(targets).collect()).map_err(GenError::from)
+    let mut order = Schema::new(others.into_iter().chain(targets).collect())?;
+    order.constraints = schema.constraints.clone();
+    Ok(order)
 }
 
 /// Seed of the examples of request slot `slot` (a SplitMix64 step of both).
@@ -307,5 +310,33 @@ impl Generator for LlmGenerator {
             })
             .collect();
         build_table(&fitted.schema, &cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ehrsynth_table::{ColumnKind, ColumnSpec, Constraint};
+
+    #[test]
+    fn the_writing_order_puts_the_target_last_and_keeps_the_constraints() {
+        let mut death = ColumnSpec::new("death", ColumnKind::Binary);
+        death.role = Role::Target;
+        let flags = ["race_black", "race_asian"].map(|n| ColumnSpec::new(n, ColumnKind::Binary));
+        let mut schema = Schema::new(std::iter::once(death).chain(flags).collect()).unwrap();
+        schema.constraints = vec![Constraint::OneHot {
+            columns: vec!["race_black".into(), "race_asian".into()],
+            exactly: false,
+        }];
+        let order = writing_order(&schema).unwrap();
+        assert_eq!(order.names(), vec!["race_black", "race_asian", "death"]);
+        assert_eq!(order.constraints, schema.constraints);
+        // So a row with both flags set is a rejection that names the rule.
+        let err = order.validate_cells(&["1", "1", "0"]).unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .contains("one_hot(race_black, race_asian)")
+        );
     }
 }
