@@ -9,7 +9,7 @@ use ehrsynth_gen::llm::grammar::{
     ConstrainedDecoder, GrammarError, RowFormat, RowGrammar, TokenVocabulary,
 };
 use ehrsynth_gen::llm::parse::{AnswerFormat, parse_answer};
-use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
+use ehrsynth_table::{ColumnKind, ColumnSpec, Constraint, Schema};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -126,10 +126,9 @@ fn check_format(
     let size = tokens.len();
     let vocab = Arc::new(TokenVocabulary::new(tokens, END_OF_TEXT));
     assert!(vocab.missing_single_bytes().is_empty());
-    // The grammar keeps each cell's rules; rules across columns (one-hot sets, orders) are not
-    // in it yet, so such rows are the parser's rejections (tested in ehrsynth-table).
-    let mut subset = schema.subset(columns).unwrap();
-    subset.constraints.clear();
+    // The subset keeps the schema's rules across columns (the eICU schema's race one-hot set
+    // and vital orders), so every walk's rows must keep them too.
+    let subset = schema.subset(columns).unwrap();
     for walk in 0..walks {
         let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + walk);
         let mut decoder = ConstrainedDecoder::new(grammar.clone(), vocab.clone(), rows);
@@ -241,6 +240,56 @@ fn all_missing_allowed_and_single_columns_work() {
     // One column: an empty row would be a blank line, so the value is required.
     check_walks(&schema, &["c".to_string()], &[], 3, 4, 6);
     check_walks(&schema, &["a".to_string()], &[], 3, 4, 7);
+}
+
+/// Binary columns in an exactly-one set and an at-most-one set, and two order chains whose
+/// columns' ranges differ (a later column's range narrows an earlier one).
+fn constrained_schema() -> Schema {
+    use ColumnKind::*;
+    let flag = |name: &str, missing: bool| spec(name, Binary, Some((0.0, 1.0)), missing);
+    let mut schema = Schema::new(vec![
+        flag("race_a", false),
+        flag("race_b", false),
+        flag("race_c", false),
+        flag("flag_x", true),
+        flag("flag_y", true),
+        spec("hr_min", Continuous, Some((20.0, 200.0)), true),
+        spec("hr_first", Continuous, Some((30.0, 180.0)), false),
+        spec("hr_max", Continuous, Some((40.0, 120.0)), false),
+        spec("count_lo", Integer, Some((0.0, 10.0)), false),
+        spec("count_hi", Integer, Some((5.0, 8.0)), false),
+    ])
+    .unwrap();
+    let list = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    schema.constraints = vec![
+        Constraint::OneHot {
+            columns: list(&["race_a", "race_b", "race_c"]),
+            exactly: true,
+        },
+        Constraint::OneHot {
+            columns: list(&["flag_x", "flag_y"]),
+            exactly: false,
+        },
+        Constraint::Order {
+            columns: list(&["hr_min", "hr_first", "hr_max"]),
+        },
+        Constraint::Order {
+            columns: list(&["count_lo", "count_hi"]),
+        },
+    ];
+    schema
+}
+
+#[test]
+fn rows_keep_the_one_hot_sets_and_orders_in_any_writing_order() {
+    let schema = constrained_schema();
+    check_walks(&schema, &names(&schema), &[], 6, 12, 11);
+    let mut reversed = names(&schema);
+    reversed.reverse();
+    check_walks(&schema, &reversed, &[], 6, 12, 12);
+    // A group request fixes one member of the set: the others can only be 0.
+    let fixed = vec![("race_b".to_string(), "1".to_string())];
+    check_walks(&schema, &reversed, &fixed, 4, 6, 13);
 }
 
 /// A random column: any kind, bounds that may be negative, empty-width or absent.
