@@ -452,8 +452,9 @@ pub fn eicu_schema() -> Schema {
 }
 
 /// The rules every row of the cohort keeps by construction: the race flags code one variable
-/// (at most one is 1), and each vital's first and last hourly means lie between the smallest
-/// and the largest of them.
+/// (at most one is 1), each vital's first and last hourly means lie between the smallest and
+/// the largest of them, and a vital's four summaries come from one series of hourly means, so
+/// they are all present or all missing.
 fn cohort_constraints() -> Vec<Constraint> {
     let mut constraints = vec![Constraint::OneHot {
         columns: RACE_FLAGS
@@ -471,6 +472,12 @@ fn cohort_constraints() -> Vec<Constraint> {
                     .collect(),
             });
         }
+        constraints.push(Constraint::MissingTogether {
+            columns: VITAL_SUFFIXES
+                .iter()
+                .map(|s| format!("{}_{s}", v.name))
+                .collect(),
+        });
     }
     constraints
 }

@@ -603,7 +603,11 @@ fn the_schema_constraints_are_counted_on_the_synthetic_rows() {
     let (train, holdout, rest) = three_parts(600, 300, 300, 21);
     let fresh = run(&train, &holdout, &rest);
     let counts = &fresh.fidelity.constraints;
-    assert_eq!(counts.len(), 15, "the race set and 14 vital orders");
+    assert_eq!(
+        counts.len(),
+        22,
+        "the race set, 14 vital orders and 7 vital panels"
+    );
     assert!(counts.iter().all(|c| c.broken == 0 && c.rows == 300));
     // Every row made Asian: the rows already carrying another race flag break the set.
     let others: usize = (0..rest.n_rows())

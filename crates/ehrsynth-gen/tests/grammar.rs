@@ -242,8 +242,9 @@ fn all_missing_allowed_and_single_columns_work() {
     check_walks(&schema, &["a".to_string()], &[], 3, 4, 7);
 }
 
-/// Binary columns in an exactly-one set and an at-most-one set, and two order chains whose
-/// columns' ranges differ (a later column's range narrows an earlier one).
+/// Binary columns in an exactly-one set and an at-most-one set, two order chains whose
+/// columns' ranges differ (a later column's range narrows an earlier one), and a blood-gas
+/// panel (a number, an integer and a category) missing together.
 fn constrained_schema() -> Schema {
     use ColumnKind::*;
     let flag = |name: &str, missing: bool| spec(name, Binary, Some((0.0, 1.0)), missing);
@@ -258,6 +259,9 @@ fn constrained_schema() -> Schema {
         spec("hr_max", Continuous, Some((40.0, 120.0)), false),
         spec("count_lo", Integer, Some((0.0, 10.0)), false),
         spec("count_hi", Integer, Some((5.0, 8.0)), false),
+        spec("ph", Continuous, Some((6.8, 7.8)), true),
+        spec("paco2", Integer, Some((10.0, 120.0)), true),
+        categorical("gas_site", &["arterial", "venous"], true),
     ])
     .unwrap();
     let list = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -275,6 +279,9 @@ fn constrained_schema() -> Schema {
         },
         Constraint::Order {
             columns: list(&["count_lo", "count_hi"]),
+        },
+        Constraint::MissingTogether {
+            columns: list(&["ph", "paco2", "gas_site"]),
         },
     ];
     schema

@@ -1,6 +1,7 @@
 //! Rules across columns that every real row obeys: a one-hot set (the `race_*` indicators are one
 //! variable coded as 0/1 columns, at most one of them 1) and an order (`heartrate_min <=
-//! heartrate_first <= heartrate_max`). They live in the schema (`[[constraint]]` tables), are
+//! heartrate_first <= heartrate_max`), and a panel missing together (a blood gas: pH, PaO2 and
+//! PaCO2 are all measured or none is). They live in the schema (`[[constraint]]` tables), are
 //! checked with a row's cells ([`crate::Schema::validate_cells`], [`crate::Schema::validate_table`]),
 //! counted for the audit ([`violations`]), inferred from data with the evidence behind each
 //! ([`infer`]), and restored in a generator's rows by a bounded repair ([`repair`]).
@@ -35,13 +36,20 @@ pub enum Constraint {
         /// The columns, smallest first.
         columns: Vec<String>,
     },
+    /// In a row these columns are all present or all missing (columns of any kind).
+    MissingTogether {
+        /// The columns of the panel (two or more, each allowed to be missing).
+        columns: Vec<String>,
+    },
 }
 
 impl Constraint {
     /// The columns the rule reads.
     pub fn columns(&self) -> &[String] {
         match self {
-            Constraint::OneHot { columns, .. } | Constraint::Order { columns } => columns,
+            Constraint::OneHot { columns, .. }
+            | Constraint::Order { columns }
+            | Constraint::MissingTogether { columns } => columns,
         }
     }
 
@@ -54,6 +62,9 @@ impl Constraint {
                 columns.join(", ")
             ),
             Constraint::Order { columns } => format!("order({})", columns.join(" <= ")),
+            Constraint::MissingTogether { columns } => {
+                format!("missing_together({})", columns.join(", "))
+            }
         }
     }
 
@@ -65,6 +76,7 @@ impl Constraint {
             return Err(format!("constraint {label} needs two or more columns"));
         }
         let mut kinds = Vec::new();
+        let mut required = None;
         for (i, name) in columns.iter().enumerate() {
             if columns[..i].contains(name) {
                 return Err(format!("constraint {label} names column '{name}' twice"));
@@ -73,6 +85,9 @@ impl Constraint {
                 .column(name)
                 .ok_or_else(|| format!("constraint {label} names an unknown column '{name}'"))?;
             kinds.push(spec.kind);
+            if !spec.missing_allowed {
+                required.get_or_insert(name);
+            }
         }
         match self {
             Constraint::OneHot { .. } => {
@@ -92,6 +107,13 @@ impl Constraint {
                         "constraint {label}: column '{}' is {}, an order needs continuous or integer columns",
                         columns[i],
                         kinds[i].as_str()
+                    ));
+                }
+            }
+            Constraint::MissingTogether { .. } => {
+                if let Some(name) = required {
+                    return Err(format!(
+                        "constraint {label}: column '{name}' may not be missing (missing_allowed = false), so the panel could never be missing together"
                     ));
                 }
             }
@@ -118,11 +140,13 @@ impl Constraint {
                 exactly: *exactly && whole,
             },
             Constraint::Order { .. } => Constraint::Order { columns: kept },
+            Constraint::MissingTogether { .. } => Constraint::MissingTogether { columns: kept },
         })
     }
 
     /// How a row breaks the rule, given its values in the rule's column order (`None` =
-    /// missing; binary as 0/1), or `None` when it holds.
+    /// missing; binary as 0/1; a present categorical cell as NaN, which only its presence
+    /// matters for), or `None` when it holds.
     pub fn broken_by(&self, values: &[Option<f64>]) -> Option<String> {
         let columns = self.columns();
         match self {
@@ -150,6 +174,19 @@ impl Constraint {
                     .find(|w| w[0].1 > w[1].1)
                     .map(|w| format!("{} = {} is above {} = {}", w[0].0, w[0].1, w[1].0, w[1].1))
             }
+            Constraint::MissingTogether { .. } => {
+                let (present, missing): (Vec<_>, Vec<_>) =
+                    columns.iter().zip(values).partition(|(_, v)| v.is_some());
+                let names = |cells: Vec<(&String, &Option<f64>)>| {
+                    cells
+                        .into_iter()
+                        .map(|(c, _)| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                (!present.is_empty() && !missing.is_empty())
+                    .then(|| format!("{} present but {} missing", names(present), names(missing)))
+            }
         }
     }
 }
@@ -160,8 +197,9 @@ fn numeric_columns<'a>(table: &'a Table, names: &[String]) -> Option<Vec<&'a Col
     names.iter().map(|n| table.column(n)).collect()
 }
 
+/// A cell as [`Constraint::broken_by`] reads it: its number, NaN for a present category.
 fn value_at(column: &Column, row: usize) -> Option<f64> {
-    column.get_f64(row)
+    (!column.is_missing(row)).then(|| column.get_f64(row).unwrap_or(f64::NAN))
 }
 
 /// How many rows of a table break one constraint.
@@ -318,7 +356,8 @@ fn ordered(values: &[Option<f64>], before: &[Vec<bool>]) -> Vec<Option<f64>> {
 }
 
 /// `table` with every row brought back within `schema`'s constraints, and how many rows were
-/// changed. Bounded work (one pass, no rejection): a one-hot row with several 1s keeps one of
+/// changed. Bounded work (one pass, no rejection): a panel that is partly missing loses its
+/// present values ([`blank_broken_panels`]); a one-hot row with several 1s keeps one of
 /// them (picked by `seed` and the row), an exactly-one row with none gets one; an order
 /// group's values are reassigned in order ([`ordered`]), then kept within each column's range.
 /// Columns the table lacks are skipped.
@@ -327,8 +366,8 @@ pub fn repair(schema: &Schema, table: &Table, seed: u64) -> (Table, usize) {
 }
 
 /// [`repair`] that never changes column `kept` (a conditional run's fixed column): a one-hot row
-/// keeps that column's 1, and an order group holding it is left as generated (a documented
-/// gap: its rows may still break the order).
+/// keeps that column's 1, and an order group or a panel holding it is left as generated (a
+/// documented gap: its rows may still break the rule).
 pub fn repair_keeping(
     schema: &Schema,
     table: &Table,
@@ -344,6 +383,9 @@ pub fn repair_keeping(
     if constraints.is_empty() {
         return (table.clone(), 0);
     }
+    let mut changed = vec![false; table.n_rows()];
+    let blanked = blank_broken_panels(&constraints, table, kept, &mut changed);
+    let table = &blanked;
     let mut values: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     for c in &constraints {
         for name in c.columns() {
@@ -354,7 +396,6 @@ pub fn repair_keeping(
             }
         }
     }
-    let mut changed = vec![false; table.n_rows()];
     for (salt, c) in constraints.iter().enumerate() {
         if let Constraint::OneHot { columns, exactly } = c {
             let pinned = kept.and_then(|k| columns.iter().position(|c| c == k));
@@ -382,6 +423,56 @@ pub fn repair_keeping(
         .collect();
     let table = Table::new(rebuilt).expect("the same columns, the same lengths");
     (table, changed.iter().filter(|&&c| c).count())
+}
+
+/// `table` where every row that has some but not all of a panel's columns (a `missing_together`
+/// rule) has the panel blanked, marking those rows in `changed`. Blanking rather than filling:
+/// a filled cell would be a value no generator drew. A panel that holds `kept` is left alone.
+fn blank_broken_panels(
+    constraints: &[Constraint],
+    table: &Table,
+    kept: Option<&str>,
+    changed: &mut [bool],
+) -> Table {
+    let mut blank: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for c in constraints {
+        let Constraint::MissingTogether { columns } = c else {
+            continue;
+        };
+        if kept.is_some_and(|k| columns.iter().any(|c| c == k)) {
+            continue;
+        }
+        let Some(cells) = numeric_columns(table, columns) else {
+            continue;
+        };
+        for (row, changed) in changed.iter_mut().enumerate() {
+            let present = cells.iter().filter(|c| !c.is_missing(row)).count();
+            if present > 0 && present < cells.len() {
+                for name in columns {
+                    blank.entry(name).or_default().push(row);
+                }
+                *changed = true;
+            }
+        }
+    }
+    if blank.is_empty() {
+        return table.clone();
+    }
+    let columns: Vec<Column> = table
+        .columns()
+        .iter()
+        .map(|column| match blank.get(column.name()) {
+            Some(rows) => {
+                let mut validity = column.validity().clone();
+                for &row in rows {
+                    validity.set(row, false);
+                }
+                Column::new(column.name(), column.data().clone(), validity)
+            }
+            None => column.as_ref().clone(),
+        })
+        .collect();
+    Table::new(columns).expect("the same columns, the same lengths")
 }
 
 /// A one-hot set to repair, and the column that must keep its value (if any).
@@ -497,6 +588,11 @@ const ONE_HOT_EVIDENCE: f64 = 8.0;
 /// keeps it.
 const ORDER_EVIDENCE: usize = 50;
 
+/// A panel (`missing_together`) is believed when its columns are missing in exactly the same
+/// rows, with at least this many rows where they are all present and as many where all are
+/// missing.
+const PANEL_EVIDENCE: usize = 20;
+
 /// A constraint found in data, with the evidence behind it in words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inferred {
@@ -506,14 +602,56 @@ pub struct Inferred {
     pub evidence: String,
 }
 
-/// The one-hot sets and orders that hold in every row of `table` with enough support (see
-/// [`ONE_HOT_EVIDENCE`], [`ORDER_EVIDENCE`]); `skip` names columns left out (the target, ids).
+/// The one-hot sets, orders and panels missing together that hold in every row of `table` with
+/// enough support (see [`ONE_HOT_EVIDENCE`], [`ORDER_EVIDENCE`], [`PANEL_EVIDENCE`]); `skip`
+/// names columns left out (the target, ids).
 /// Orders are given as pairs, without the ones that follow from others (`a <= b` and `b <= c`
 /// make `a <= c` go unsaid).
 pub fn infer(table: &Table, skip: &[&str]) -> Vec<Inferred> {
     let mut found = infer_one_hot(table, skip);
     found.extend(infer_orders(table, skip));
+    found.extend(infer_panels(table, skip));
     found
+}
+
+/// Columns grouped by their exact pattern of missing cells; groups of two or more with enough
+/// rows of each state become panels.
+fn infer_panels(table: &Table, skip: &[&str]) -> Vec<Inferred> {
+    let n = table.n_rows();
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    let mut by_pattern: std::collections::HashMap<Vec<bool>, usize> = Default::default();
+    for column in table.columns() {
+        let missing = column.missing_count();
+        if skip.contains(&column.name()) || missing < PANEL_EVIDENCE || n - missing < PANEL_EVIDENCE
+        {
+            continue;
+        }
+        let pattern: Vec<bool> = (0..n).map(|i| column.is_missing(i)).collect();
+        let next = groups.len();
+        let at = *by_pattern.entry(pattern).or_insert(next);
+        if at == next {
+            groups.push(Vec::new());
+        }
+        groups[at].push(column.name());
+    }
+    groups
+        .into_iter()
+        .filter(|g| g.len() >= 2)
+        .map(|g| {
+            let missing = table.column(g[0]).map_or(0, |c| c.missing_count());
+            Inferred {
+                constraint: Constraint::MissingTogether {
+                    columns: g.iter().map(|c| c.to_string()).collect(),
+                },
+                evidence: format!(
+                    "all present in {} rows and all missing in {} of {}; never one without the others",
+                    thousands(n - missing),
+                    thousands(missing),
+                    thousands(n)
+                ),
+            }
+        })
+        .collect()
 }
 
 fn infer_one_hot(table: &Table, skip: &[&str]) -> Vec<Inferred> {
@@ -899,5 +1037,79 @@ mod tests {
         });
         let err = schema.check_constraints().unwrap_err();
         assert!(err.contains("unknown column 'race_white'"), "{err}");
+    }
+
+    /// A blood-gas panel (a number, an integer, a category) measured in rows 0, 2, 4, ..., and
+    /// a lactate missing in the same rows but one.
+    fn gas_table(n: usize) -> Table {
+        let measured = |i: usize| i.is_multiple_of(2);
+        Table::new(vec![
+            Column::continuous(
+                "ph",
+                &(0..n)
+                    .map(|i| measured(i).then_some(7.4))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::integer(
+                "paco2",
+                &(0..n)
+                    .map(|i| measured(i).then_some(40))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::categorical(
+                "site",
+                &(0..n)
+                    .map(|i| measured(i).then_some("arterial"))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::continuous(
+                "lactate",
+                &(0..n)
+                    .map(|i| (measured(i) || i == 1).then_some(1.5))
+                    .collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_panel_partly_missing_is_found_named_counted_and_blanked() {
+        let table = gas_table(100);
+        let found: Vec<Inferred> = infer(&table, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].constraint.label(),
+            "missing_together(ph, paco2, site)"
+        );
+        assert!(
+            found[0].evidence.contains("all present in 50 rows"),
+            "{}",
+            found[0].evidence
+        );
+        let mut schema = Schema::infer(&table, &crate::schema::RoleHints::default()).unwrap();
+        schema.constraints = vec![Constraint::MissingTogether {
+            columns: vec!["ph".into(), "site".into(), "lactate".into()],
+        }];
+        schema.check_constraints().unwrap();
+        let panel = &schema.constraints[0];
+        assert_eq!(
+            panel
+                .broken_by(&[Some(7.4), Some(f64::NAN), None])
+                .as_deref(),
+            Some("ph, site present but lactate missing")
+        );
+        assert_eq!(panel.broken_by(&[None, None, None]), None);
+        // Row 1 has the lactate only.
+        let counts = violations(&schema, &table);
+        assert_eq!(counts[0].broken, 1);
+        let (repaired, changed) = repair(&schema, &table, 1);
+        assert_eq!(changed, 1);
+        assert!(violations(&schema, &repaired)[0].broken == 0);
+        assert!(repaired.column("lactate").unwrap().is_missing(1));
+        assert!(!repaired.column("site").unwrap().is_missing(0));
+        // A panel column that may not be missing is refused with the reason.
+        schema.column_mut("ph").unwrap().missing_allowed = false;
+        let err = schema.check_constraints().unwrap_err();
+        assert!(err.contains("'ph' may not be missing"), "{err}");
     }
 }

@@ -210,7 +210,8 @@ pub fn validate_value(spec: &ColumnSpec, value: Value<'_>) -> Option<RejectReaso
     }
 }
 
-/// A valid cell's value as a number for the constraints (binary 0/1), `None` when missing.
+/// A valid cell's value as a number for the constraints (binary 0/1, NaN for a category, whose
+/// presence is all a rule reads), `None` when missing.
 fn cell_number(spec: &ColumnSpec, text: &str) -> Option<f64> {
     if is_missing_in(spec.kind, text) {
         return None;
@@ -218,7 +219,7 @@ fn cell_number(spec: &ColumnSpec, text: &str) -> Option<f64> {
     match spec.kind {
         ColumnKind::Binary => parse_binary(text).map(|b| if b { 1.0 } else { 0.0 }),
         ColumnKind::Continuous | ColumnKind::Integer => parse_number(text),
-        ColumnKind::Categorical => None,
+        ColumnKind::Categorical => Some(f64::NAN),
     }
 }
 

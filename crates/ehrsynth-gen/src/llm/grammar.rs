@@ -460,16 +460,39 @@ struct FieldRule {
 }
 
 /// What the rules across columns leave a field in one row ([`cross`]), set when the field
-/// begins from the values written before it.
+/// begins from the values written before it: which values, and whether it may be missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Limit {
+struct Limit {
+    value: ValueLimit,
+    presence: Presence,
+}
+
+impl Limit {
+    const FREE: Limit = Limit {
+        value: ValueLimit::Free,
+        presence: Presence::AsSchema,
+    };
+}
+
+/// The values a field may take under the rules across columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueLimit {
     /// The column's own rule.
     Free,
-    /// A binary field that may only be this digit (or missing, where allowed).
+    /// A binary field that may only be this digit.
     Digit(u8),
-    /// A number in this interval (or missing, where allowed).
+    /// A number in this interval.
     Range(Interval),
-    /// Only a missing value: no number of the column fits the row's earlier values.
+}
+
+/// Whether a field may be missing under the rules across columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// As the column's own rule says.
+    AsSchema,
+    /// Never (a panel whose other columns were written).
+    Required,
+    /// Only missing (a panel whose other columns were left empty, or no number fits).
     MissingOnly,
 }
 
@@ -499,42 +522,67 @@ impl FieldRule {
 
     /// The limit `bound` sets on this field. A bound no value of the column meets leaves only
     /// a missing value where one is allowed, and the column's own rule otherwise (that row
-    /// then fails validation, which names the rule: a bounded cost, never a dead end).
+    /// then fails validation, which names the rule: a bounded cost, never a dead end); so does
+    /// a presence the column cannot give.
     fn limit(&self, bound: Bound) -> Limit {
         if bound.is_free() {
-            return Limit::Free;
+            return Limit::FREE;
         }
-        match &self.kind {
-            FieldKind::Choice(_) => bound.digit.map_or(Limit::Free, Limit::Digit),
-            FieldKind::Number(_) if bound.lo.is_infinite() && bound.hi.is_infinite() => Limit::Free,
+        let mut presence = match bound.present {
+            Some(true) if self.has_present_values() => Presence::Required,
+            Some(false) if self.missing != Missing::No => Presence::MissingOnly,
+            _ => Presence::AsSchema,
+        };
+        let value = match &self.kind {
+            FieldKind::Choice(_) => bound.digit.map_or(ValueLimit::Free, ValueLimit::Digit),
+            FieldKind::Number(_) if bound.lo.is_infinite() && bound.hi.is_infinite() => {
+                ValueLimit::Free
+            }
             FieldKind::Number(rule) => match rule.within(bound.lo, bound.hi) {
-                Some(range) => Limit::Range(range),
-                None if self.missing != Missing::No => Limit::MissingOnly,
-                None => Limit::Free,
+                Some(range) => ValueLimit::Range(range),
+                None => {
+                    if self.missing != Missing::No && presence != Presence::Required {
+                        presence = Presence::MissingOnly;
+                    }
+                    ValueLimit::Free
+                }
             },
-            FieldKind::FreeText(_) => Limit::Free,
+            FieldKind::FreeText(_) => ValueLimit::Free,
+        };
+        Limit { value, presence }
+    }
+
+    /// Whether the field has a value other than missing.
+    fn has_present_values(&self) -> bool {
+        match &self.kind {
+            FieldKind::Number(_) | FieldKind::FreeText(_) => true,
+            FieldKind::Choice(rule) => rule.has_options(),
         }
     }
 
-    /// The number a complete field holds (`None`: missing, or not a number).
+    /// The value of a complete field as the rules read it: its number, NaN for a present
+    /// value that is not a number, `None` when missing.
     fn value(&self, s: &FieldState) -> Option<f64> {
         if *s == self.start() {
             return None;
         }
         match (&self.kind, s) {
+            (_, FieldState::Null(_)) => None,
             (FieldKind::Number(rule), FieldState::Number(n)) => Some(rule.value(n)),
-            (FieldKind::Choice(rule), FieldState::Choice(node)) => rule.values[*node as usize],
-            _ => None,
+            (FieldKind::Choice(rule), FieldState::Choice(node)) => {
+                Some(rule.values[*node as usize].unwrap_or(f64::NAN))
+            }
+            _ => Some(f64::NAN),
         }
     }
 
     fn is_complete(&self, s: &FieldState, limit: &Limit) -> bool {
         if *s == self.start() {
-            return self.missing == Missing::Empty;
+            return self.missing == Missing::Empty && limit.presence != Presence::Required;
         }
         match (&self.kind, s) {
             (_, FieldState::Null(at)) => *at == 4,
-            _ if *limit == Limit::MissingOnly => false,
+            _ if limit.presence == Presence::MissingOnly => false,
             (FieldKind::Number(rule), FieldState::Number(n)) => {
                 rule.is_complete(n, range_of(rule, limit))
             }
@@ -546,18 +594,22 @@ impl FieldRule {
 
     fn step(&self, s: &FieldState, byte: u8, limit: &Limit) -> Option<FieldState> {
         // No value starts with `n` (JSON strings start with a quote), so `null` is unambiguous.
-        if self.missing == Missing::Null && byte == b'n' && *s == self.start() {
+        if self.missing == Missing::Null
+            && byte == b'n'
+            && *s == self.start()
+            && limit.presence != Presence::Required
+        {
             return Some(FieldState::Null(1));
         }
         match (&self.kind, s) {
             (_, FieldState::Null(at)) => {
                 (b"null".get(*at as usize) == Some(&byte)).then_some(FieldState::Null(at + 1))
             }
-            _ if *limit == Limit::MissingOnly => None,
+            _ if limit.presence == Presence::MissingOnly => None,
             (FieldKind::Number(rule), FieldState::Number(n)) => rule
                 .step(n, byte, range_of(rule, limit))
                 .map(FieldState::Number),
-            (FieldKind::Choice(_), FieldState::Choice(0)) if matches!(limit, Limit::Digit(d) if *d != byte) => {
+            (FieldKind::Choice(_), FieldState::Choice(0)) if matches!(limit.value, ValueLimit::Digit(d) if d != byte) => {
                 None
             }
             (FieldKind::Choice(rule), FieldState::Choice(node)) => {
@@ -596,8 +648,8 @@ impl FieldRule {
 
 /// The interval a number field keeps under `limit`.
 fn range_of<'a>(rule: &'a NumberRule, limit: &'a Limit) -> &'a Interval {
-    match limit {
-        Limit::Range(range) => range,
+    match &limit.value {
+        ValueLimit::Range(range) => range,
         _ => &rule.range,
     }
 }
@@ -1103,7 +1155,7 @@ impl ConstrainedDecoder {
         }
         let rule = &grammar.fields[column as usize];
         let limit = if grammar.cross.is_empty() {
-            Limit::Free
+            Limit::FREE
         } else {
             rule.limit(
                 grammar

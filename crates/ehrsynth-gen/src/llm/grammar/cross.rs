@@ -5,8 +5,9 @@
 //! values written for the columns before and after it in the chain (`heartrate_max` cannot go
 //! below the `heartrate_first` already written, whichever of them comes first), and within the
 //! ranges of the chain's columns still to come that may not be missing (so that they can still
-//! be written). A fixed column (the group of a request) counts as written from the start of
-//! every row.
+//! be written). A column of a panel (`missing_together`) is present when the panel's columns
+//! already written are, and missing when they are missing. A fixed column (the group of a
+//! request) counts as written from the start of every row.
 //!
 //! Not here: how a bound narrows a field's bytes (the field rules in the parent module) or
 //! where the values come from (the decoder).
@@ -35,6 +36,8 @@ pub(super) struct Bound {
     pub(super) lo: f64,
     /// Numbers no higher than this (`inf` when free).
     pub(super) hi: f64,
+    /// Whether the field must be present (`Some(true)`) or missing (`Some(false)`).
+    pub(super) present: Option<bool>,
 }
 
 impl Bound {
@@ -42,6 +45,7 @@ impl Bound {
         digit: None,
         lo: f64::NEG_INFINITY,
         hi: f64::INFINITY,
+        present: None,
     };
 
     /// Whether the bound leaves the field's own rule as it is.
@@ -58,7 +62,9 @@ pub(super) struct CrossRules {
     /// Per column: the other columns of its order chains, with whether the other one must be
     /// `<=` this one (it comes before it in the chain).
     order: Vec<Vec<(u32, bool)>>,
-    /// Per column: its fixed value (`Some(None)`: fixed to missing or to a non-number).
+    /// Per column: the other columns of the panels (missing together) it is in.
+    panels: Vec<Vec<Vec<u32>>>,
+    /// Per column: its fixed value (`Some(None)`: fixed to missing; NaN: not a number).
     fixed: Vec<Option<Option<f64>>>,
     /// Per column: its schema range where it may not be missing (a later column of a chain
     /// bounds an earlier one by it), `None` where it may be missing.
@@ -75,16 +81,14 @@ impl CrossRules {
         let mut rules = Self {
             one_hot: vec![Vec::new(); columns.len()],
             order: vec![Vec::new(); columns.len()],
+            panels: vec![Vec::new(); columns.len()],
             fixed: columns
                 .iter()
                 .map(|c| {
                     let value = fixed.iter().find(|(n, _)| n == c)?;
                     let text = value.1.as_str();
-                    Some(
-                        (!is_missing_token(text))
-                            .then(|| parse_number(text))
-                            .flatten(),
-                    )
+                    // A present value that is not a number still counts as present.
+                    Some((!is_missing_token(text)).then(|| parse_number(text).unwrap_or(f64::NAN)))
                 })
                 .collect(),
             required_range: columns
@@ -111,6 +115,12 @@ impl CrossRules {
                     for &m in &members {
                         let others = members.iter().copied().filter(|o| *o != m).collect();
                         rules.one_hot[m as usize].push((others, exactly));
+                    }
+                }
+                ehrsynth_table::Constraint::MissingTogether { .. } => {
+                    for &m in &members {
+                        let others = members.iter().copied().filter(|o| *o != m).collect();
+                        rules.panels[m as usize].push(others);
                     }
                 }
                 ehrsynth_table::Constraint::Order { .. } => {
@@ -169,6 +179,20 @@ impl CrossRules {
         bound.digit = match digits {
             (true, false) => Some(b'0'),
             (false, true) => Some(b'1'),
+            _ => None,
+        };
+        let (mut present, mut missing) = (false, false);
+        for &o in self.panels[c].iter().flatten() {
+            match earlier(o) {
+                Earlier::Known(Some(_)) => present = true,
+                Earlier::Known(None) => missing = true,
+                Earlier::NotYet => {}
+                Earlier::Lost => return None,
+            }
+        }
+        bound.present = match (present, missing) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
             _ => None,
         };
         for &(o, below) in &self.order[c] {
@@ -267,6 +291,31 @@ mod tests {
         // hi (never missing, at most 80) bounds lo; mid may be missing, so its range does not.
         let bound = rules.bound(0, |_| Earlier::NotYet).unwrap();
         assert_eq!((bound.lo, bound.hi), (f64::NEG_INFINITY, 80.0));
+    }
+
+    #[test]
+    fn a_panel_column_follows_the_presence_of_the_ones_written_before_it() {
+        let mut schema = schema();
+        schema.constraints = vec![Constraint::MissingTogether {
+            columns: names(&["lo", "mid", "hi"]),
+        }];
+        let rules = CrossRules::new(&schema, &names(&["lo", "mid", "hi"]), &[]);
+        let first = rules.bound(0, |_| Earlier::NotYet).unwrap();
+        assert_eq!(first.present, None);
+        let after = |v: Option<f64>| {
+            move |o: u32| {
+                if o == 0 {
+                    Earlier::Known(v)
+                } else {
+                    Earlier::NotYet
+                }
+            }
+        };
+        assert_eq!(
+            rules.bound(1, after(Some(7.0))).unwrap().present,
+            Some(true)
+        );
+        assert_eq!(rules.bound(1, after(None)).unwrap().present, Some(false));
     }
 
     #[test]
