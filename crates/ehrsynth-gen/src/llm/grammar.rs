@@ -1043,9 +1043,11 @@ pub struct ConstrainedDecoder {
     /// before the current position's column are meaningful); empty when the grammar has no
     /// rules across columns.
     row_values: Vec<Option<f64>>,
-    /// The state [`ConstrainedDecoder::rewind`] returns to: position, text length, ended,
-    /// row values.
-    mark: Option<(Position, usize, bool, Vec<Option<f64>>)>,
+    /// The state [`ConstrainedDecoder::rewind`] returns to: position, text length, ended.
+    mark: Option<(Position, usize, bool)>,
+    /// The row values at the mark (a buffer reused from mark to mark: `mark` runs once per
+    /// sampled token, so it allocates nothing after the first).
+    marked_values: Vec<Option<f64>>,
 }
 
 impl ConstrainedDecoder {
@@ -1060,6 +1062,7 @@ impl ConstrainedDecoder {
             ended: false,
             row_values: Vec::new(),
             mark: None,
+            marked_values: Vec::new(),
         };
         if !decoder.grammar.cross.is_empty() {
             decoder.row_values = vec![None; decoder.grammar.fields.len()];
@@ -1352,23 +1355,19 @@ impl ConstrainedDecoder {
 
     /// Remembers where the decoder stands, for [`ConstrainedDecoder::rewind`].
     pub fn mark(&mut self) {
-        self.mark = Some((
-            self.position,
-            self.bytes.len(),
-            self.ended,
-            self.row_values.clone(),
-        ));
+        self.mark = Some((self.position, self.bytes.len(), self.ended));
+        self.marked_values.clone_from(&self.row_values);
     }
 
     /// Goes back to the last mark, forgetting the tokens accepted since; false without one.
     pub fn rewind(&mut self) -> bool {
-        let Some((position, len, ended, row_values)) = self.mark.take() else {
+        let Some((position, len, ended)) = self.mark.take() else {
             return false;
         };
         self.position = position;
         self.bytes.truncate(len);
         self.ended = ended;
-        self.row_values = row_values;
+        self.row_values.clone_from(&self.marked_values);
         true
     }
 
