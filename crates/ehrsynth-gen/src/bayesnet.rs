@@ -87,6 +87,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::generator::{Condition, GenError, Generator, SampleOptions};
+use crate::order_gaps::OrderGaps;
 
 /// Additive smoothing (towards the child's marginal) of the conditional tables without privacy.
 pub const SMOOTHING: f64 = 1e-6;
@@ -806,7 +807,13 @@ fn learn_structure(
 /// The fitted model.
 #[derive(Debug, Clone)]
 struct Model {
+    /// The schema the tables describe: ordered columns as gaps (see [`crate::order_gaps`]).
     schema: Schema,
+    /// The schema as given, constraints included: what generated tables must satisfy.
+    constrained: Schema,
+    /// Ordered columns modelled as gaps (none with differential privacy: choosing them reads the
+    /// data outside the budget).
+    gaps: OrderGaps,
     outputs: Vec<Output>,
     attrs: Vec<Attr>,
     /// Nodes in ancestral order.
@@ -842,6 +849,14 @@ impl Model {
                 "the bayesnet generator needs at least one training row".to_string(),
             ));
         }
+        let constrained = schema.clone();
+        let gaps = if config.epsilon.is_some() {
+            OrderGaps::default()
+        } else {
+            OrderGaps::plan(schema, train)
+        };
+        let schema = &gaps.encoded_schema(schema);
+        let train = &gaps.encode(&constrained, &train.select(&constrained.names())?)?;
         let mut outputs = Vec::with_capacity(schema.columns().len());
         let mut attrs = Vec::new();
         let mut codes = Vec::new();
@@ -936,6 +951,8 @@ impl Model {
         }
         Ok(Self {
             schema: schema.clone(),
+            constrained,
+            gaps,
             outputs,
             attrs,
             nodes,
@@ -979,8 +996,9 @@ impl Model {
             .zip(&self.outputs)
             .map(|(spec, output)| self.output_column(spec, output, &sampled, rows))
             .collect();
+        let table = self.gaps.decode(&self.constrained, &Table::new(columns)?)?;
         let (table, repaired) =
-            crate::generator::within_constraints(&self.schema, Table::new(columns)?, options);
+            crate::generator::within_constraints(&self.constrained, table, options);
         progress.finish(&format!(
             "bayesnet: {rows} rows generated{}",
             crate::generator::repaired_note(repaired)
@@ -990,6 +1008,9 @@ impl Model {
 
     /// Resolves a condition to an attribute, bin and value.
     fn fixed(&self, condition: &Condition) -> Result<Fixed, GenError> {
+        self.gaps
+            .check_condition(&self.constrained, &condition.column)
+            .map_err(GenError::Invalid)?;
         let position = self
             .schema
             .columns()

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::generator::{GenError, Generator, SampleOptions, build_table, same_value};
 use crate::linalg::{cholesky, repair_correlation};
 use crate::normal;
+use crate::order_gaps::OrderGaps;
 
 /// Quantile knots kept per numeric marginal.
 pub const KNOTS: usize = 1001;
@@ -61,7 +62,12 @@ struct ColumnModel {
 
 #[derive(Debug, Clone)]
 struct Fitted {
+    /// The schema the copula was fitted with (its constraints included).
     schema: Schema,
+    /// Ordered columns modelled as gaps above their lower bounds (see [`crate::order_gaps`]).
+    gaps: OrderGaps,
+    /// `schema` with gap columns in place of their values: what the marginals describe.
+    encoded: Schema,
     columns: Vec<ColumnModel>,
     dims: usize,
     correlation: Vec<f64>,
@@ -333,10 +339,13 @@ impl Generator for GaussianCopula {
             Some(schema.columns().len() as u64),
             "columns",
         );
+        let gaps = OrderGaps::plan(schema, train);
+        let encoded = gaps.encoded_schema(schema);
+        let train = gaps.encode(schema, &train.select(&schema.names())?)?;
         let mut dims = 0;
         let mut columns = Vec::new();
         let mut score_columns: Vec<Vec<f64>> = Vec::new();
-        for spec in schema.columns() {
+        for spec in encoded.columns() {
             let column = train.require(&spec.name)?;
             let (model, scores) = fit_column(spec, column, &mut dims)?;
             columns.push(model);
@@ -354,6 +363,8 @@ impl Generator for GaussianCopula {
         ));
         self.fitted = Some(Fitted {
             schema: schema.clone(),
+            gaps,
+            encoded,
             columns,
             dims,
             correlation,
@@ -392,9 +403,10 @@ impl Generator for GaussianCopula {
             })
             .collect();
         let rows: Vec<Vec<Option<String>>> = chunks.into_iter().flatten().collect();
+        let sampled = build_table(&fitted.encoded, &rows)?;
         let (table, repaired) = crate::generator::within_constraints(
             &fitted.schema,
-            build_table(&fitted.schema, &rows)?,
+            fitted.gaps.decode(&fitted.schema, &sampled)?,
             options,
         );
         progress.finish(&format!(
@@ -421,6 +433,10 @@ fn resolve_condition(
     let Some(condition) = &options.condition else {
         return Ok(None);
     };
+    fitted
+        .gaps
+        .check_condition(&fitted.schema, &condition.column)
+        .map_err(GenError::Invalid)?;
     let (index, model) = fitted
         .columns
         .iter()

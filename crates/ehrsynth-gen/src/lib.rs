@@ -5,6 +5,7 @@
 //! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
 //! - [`llm`]: what LLM prompts may say about the data, the four strategies' prompts, answer parsing.
 //! - [`normal`]: the standard normal distribution.
+//! - [`order_gaps`]: order rules kept by construction, ordered columns modelled as gaps.
 //!
 //! Every generated table has the schema's columns in its order and every row satisfies the
 //! schema. Not here: LLM strategies (later crates), reading files, the audit.
@@ -15,6 +16,7 @@ pub mod generator;
 pub mod linalg;
 pub mod llm;
 pub mod normal;
+pub mod order_gaps;
 
 pub use bayesnet::{BayesNet, BayesNetConfig};
 pub use copula::GaussianCopula;
