@@ -150,6 +150,37 @@ fn control_table(report: &AuditReport, c: &ControlReport) -> String {
 }
 
 /// The audit as one HTML page.
+/// The schema's rules across columns: every rule with the rows that break it, or one line when
+/// no rule applies to the audited columns.
+fn constraints_section(counts: &[ehrsynth_table::constraint::ConstraintCount]) -> String {
+    if counts.is_empty() {
+        return "<h2>Rules across columns</h2><p>The schema has no rule across the audited columns (one-hot sets, orders, panels: docs/schema.md).</p>".into();
+    }
+    let broken = counts.iter().filter(|c| c.broken > 0).count();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2>Rules across columns</h2><p>{} rules from the schema; {}. Real rows break none.</p><table><tr><th>rule</th><th>rows checked</th><th>rows breaking it</th><th>share</th></tr>",
+        counts.len(),
+        match broken {
+            0 => "no synthetic row breaks one".to_string(),
+            n => format!("{n} broken by some synthetic rows"),
+        }
+    );
+    for c in counts {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td></tr>",
+            esc(&c.constraint),
+            c.rows,
+            c.broken,
+            c.share()
+        );
+    }
+    h.push_str("</table>");
+    h
+}
+
 pub fn render(report: &AuditReport) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -227,6 +258,7 @@ pub fn render(report: &AuditReport) -> String {
         num(f.correlation_mae, 3),
         num(f.spearman_mae, 3)
     );
+    h.push_str(&constraints_section(&f.constraints));
     if let Some(u) = &report.utility {
         h.push_str("<h2>Utility</h2><table><tr><th>setting</th><th>AUROC [95% CI]</th><th>AUPRC [95% CI]</th><th>train rows</th><th>test rows</th><th>note</th></tr>");
         for (label, s) in [
@@ -323,4 +355,29 @@ pub fn render(report: &AuditReport) -> String {
     }
     h.push_str("<p><small>Definitions: docs/metrics.md in the ehrsynth repository.</small></p></body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constraints_section;
+    use ehrsynth_table::constraint::ConstraintCount;
+
+    #[test]
+    fn the_rules_section_lists_each_rule_and_counts_those_broken() {
+        let count = |constraint: &str, broken| ConstraintCount {
+            constraint: constraint.into(),
+            rows: 200,
+            broken,
+        };
+        let page = constraints_section(&[
+            count("one_hot(race_a, race_b)", 50),
+            count("order(lo <= hi)", 0),
+        ]);
+        assert!(page.contains("2 rules from the schema; 1 broken by some synthetic rows"));
+        assert!(
+            page.contains("<td>one_hot(race_a, race_b)</td><td>200</td><td>50</td><td>0.2500</td>")
+        );
+        assert!(page.contains("order(lo &lt;= hi)"));
+        assert!(constraints_section(&[]).contains("no rule across the audited columns"));
+    }
 }

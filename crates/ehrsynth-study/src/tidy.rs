@@ -28,6 +28,10 @@ pub const METRICS: &[Metric] = &[
     ("duplicate_share", |c| {
         Some(c.audit.as_ref()?.fidelity.duplicate_share)
     }),
+    ("constraint_broken_share_max", |c| {
+        let counts = &c.audit.as_ref()?.fidelity.constraints;
+        counts.iter().map(|k| k.share()).reduce(f64::max)
+    }),
     ("tstr_auroc", |c| {
         c.audit.as_ref()?.utility.as_ref()?.across.auroc
     }),

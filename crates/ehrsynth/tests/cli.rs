@@ -317,6 +317,13 @@ fn split_evaluate_and_importance_on_the_reference_cohort() {
     assert!(
         page.contains("<svg") && page.contains("Fidelity per feature") && page.contains("hosp_los")
     );
+    // The cohort's rules, each listed; real rows (the stand-in) break none.
+    assert!(
+        page.contains("Rules across columns")
+            && page.contains("22 rules from the schema; no synthetic row breaks one")
+            && page.contains("order(heartrate_min &lt;= heartrate_first &lt;= heartrate_max)"),
+        "{page}"
+    );
 
     let top = p("top5.txt");
     let run = ehrsynth(&[

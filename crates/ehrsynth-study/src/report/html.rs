@@ -431,7 +431,7 @@ fn glossary_html() -> String {
     h
 }
 
-const NAV: [(&str, &str); 14] = [
+const NAV: [(&str, &str); 15] = [
     ("summary", "Summary"),
     ("table1", "Table 1"),
     ("table2", "Table 2"),
@@ -445,6 +445,7 @@ const NAV: [(&str, &str); 14] = [
     ("cross-hospital", "Cross-hospital"),
     ("fairness", "Fairness"),
     ("utility", "TSTR vs TRTR"),
+    ("constraints", "Rules"),
     ("privacy", "Privacy"),
 ];
 
@@ -499,6 +500,7 @@ pub fn render(results: &StudyResults) -> String {
         &forest_figure(results),
         None,
     ));
+    h.push_str(&section(&tables::constraints(results), "", None));
     h.push_str(&section(&tables::privacy(results), "", None));
     h.push_str(&section(&tables::cost(results), "", None));
     h.push_str(&glossary_html());

@@ -9,7 +9,7 @@ use super::tables::NOT_RUN;
 use super::{render_html, render_markdown, write_report};
 
 /// Every `data-check` section of the HTML report, in order.
-pub const SECTIONS: [&str; 15] = [
+pub const SECTIONS: [&str; 16] = [
     "summary",
     "table1",
     "table2",
@@ -23,6 +23,7 @@ pub const SECTIONS: [&str; 15] = [
     "cross-hospital",
     "fairness",
     "utility",
+    "constraints",
     "privacy",
     "cost",
 ];
