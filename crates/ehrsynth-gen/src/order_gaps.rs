@@ -426,34 +426,28 @@ mod tests {
         schema
     }
 
-    /// Rows of (max, first, min, last).
+    /// A table of rows (max, first, min, last), each column built by `column`.
+    fn vital_table(rows: &[[Option<f64>; 4]], column: fn(&str, &[Option<f64>]) -> Column) -> Table {
+        let names = ["hr_max", "hr_first", "hr_min", "hr_last"];
+        let columns = names.iter().enumerate().map(|(k, name)| {
+            let values: Vec<Option<f64>> = rows.iter().map(|r| r[k]).collect();
+            column(name, &values)
+        });
+        Table::new(columns.collect()).unwrap()
+    }
+
+    /// Integer vitals, as training rows hold them.
     fn vitals(rows: &[[Option<f64>; 4]]) -> Table {
-        let column = |k: usize, name: &str| {
-            let v: Vec<Option<i64>> = rows.iter().map(|r| r[k].map(|x| x as i64)).collect();
-            Column::integer(name, &v)
-        };
-        Table::new(vec![
-            column(0, "hr_max"),
-            column(1, "hr_first"),
-            column(2, "hr_min"),
-            column(3, "hr_last"),
-        ])
-        .unwrap()
+        vital_table(rows, |name, values| {
+            let ints: Vec<Option<i64>> = values.iter().map(|v| v.map(|x| x as i64)).collect();
+            Column::integer(name, &ints)
+        })
     }
 
     /// The same shape in the encoded form (shares are fractions, so continuous).
     fn encoded_vitals(rows: &[[f64; 4]]) -> Table {
-        let column = |k: usize, name: &str| {
-            let v: Vec<Option<f64>> = rows.iter().map(|r| Some(r[k])).collect();
-            Column::continuous(name, &v)
-        };
-        Table::new(vec![
-            column(0, "hr_max"),
-            column(1, "hr_first"),
-            column(2, "hr_min"),
-            column(3, "hr_last"),
-        ])
-        .unwrap()
+        let rows: Vec<[Option<f64>; 4]> = rows.iter().map(|r| r.map(Some)).collect();
+        vital_table(&rows, |name, values| Column::continuous(name, values))
     }
 
     #[test]
