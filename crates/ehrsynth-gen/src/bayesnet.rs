@@ -850,13 +850,8 @@ impl Model {
             ));
         }
         let constrained = schema.clone();
-        let gaps = if config.epsilon.is_some() {
-            OrderGaps::default()
-        } else {
-            OrderGaps::plan(schema, train)
-        };
-        let schema = &gaps.encoded_schema(schema);
-        let train = &gaps.encode(&constrained, &train.select(&constrained.names())?)?;
+        let coded = OrderGaps::code_training(schema, train, config.epsilon.is_none())?;
+        let (gaps, schema, train) = (coded.gaps, &coded.schema, &coded.train);
         let mut outputs = Vec::with_capacity(schema.columns().len());
         let mut attrs = Vec::new();
         let mut codes = Vec::new();
@@ -996,9 +991,9 @@ impl Model {
             .zip(&self.outputs)
             .map(|(spec, output)| self.output_column(spec, output, &sampled, rows))
             .collect();
-        let table = self.gaps.decode(&self.constrained, &Table::new(columns)?)?;
         let (table, repaired) =
-            crate::generator::within_constraints(&self.constrained, table, options);
+            self.gaps
+                .finish(&self.constrained, &Table::new(columns)?, options)?;
         progress.finish(&format!(
             "bayesnet: {rows} rows generated{}",
             crate::generator::repaired_note(repaired)

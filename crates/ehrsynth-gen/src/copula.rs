@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::generator::{GenError, Generator, SampleOptions, build_table, same_value};
+use crate::generator::{GenError, Generator, SampleOptions, build_table, fit_to_spec, same_value};
 use crate::linalg::{cholesky, repair_correlation};
 use crate::normal;
 use crate::order_gaps::OrderGaps;
@@ -339,9 +339,8 @@ impl Generator for GaussianCopula {
             Some(schema.columns().len() as u64),
             "columns",
         );
-        let gaps = OrderGaps::plan(schema, train);
-        let encoded = gaps.encoded_schema(schema);
-        let train = gaps.encode(schema, &train.select(&schema.names())?)?;
+        let coded = OrderGaps::code_training(schema, train, true)?;
+        let (gaps, encoded, train) = (coded.gaps, coded.schema, coded.train);
         let mut dims = 0;
         let mut columns = Vec::new();
         let mut score_columns: Vec<Vec<f64>> = Vec::new();
@@ -404,11 +403,7 @@ impl Generator for GaussianCopula {
             .collect();
         let rows: Vec<Vec<Option<String>>> = chunks.into_iter().flatten().collect();
         let sampled = build_table(&fitted.encoded, &rows)?;
-        let (table, repaired) = crate::generator::within_constraints(
-            &fitted.schema,
-            fitted.gaps.decode(&fitted.schema, &sampled)?,
-            options,
-        );
+        let (table, repaired) = fitted.gaps.finish(&fitted.schema, &sampled, options)?;
         progress.finish(&format!(
             "{} rows{}",
             rows.len(),
@@ -538,30 +533,11 @@ fn sample_row(
         .collect()
 }
 
-/// A number clipped to the schema's range and rounded for integers.
+/// A number clipped to the schema's range and rounded ([`fit_to_spec`]), as text.
 fn format_number(spec: &ColumnSpec, x: f64) -> String {
-    let mut x = x;
-    if let Some(lo) = spec.min {
-        x = x.max(lo);
-    }
-    if let Some(hi) = spec.max {
-        x = x.min(hi);
-    }
+    let x = fit_to_spec(spec, x);
     match spec.kind {
-        ColumnKind::Integer | ColumnKind::Binary => {
-            let mut r = x.round();
-            if spec.min.is_some_and(|lo| r < lo) {
-                r += 1.0;
-            }
-            if spec.max.is_some_and(|hi| r > hi) {
-                r -= 1.0;
-            }
-            format!("{}", r as i64)
-        }
-        _ => {
-            // Six significant digits: the precision clinical values are recorded with.
-            let rounded: f64 = format!("{x:.6e}").parse().unwrap_or(x);
-            format!("{rounded}")
-        }
+        ColumnKind::Integer | ColumnKind::Binary => format!("{}", x as i64),
+        _ => format!("{x}"),
     }
 }

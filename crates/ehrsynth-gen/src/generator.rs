@@ -41,6 +41,32 @@ pub struct SampleOptions {
     pub seed: u64,
 }
 
+/// `x` clipped to the column's range and rounded: integer and binary columns to a whole number
+/// inside the range, other numbers to six significant digits (the precision clinical values are
+/// recorded with). Both steps are monotone, so an order between two values survives them.
+pub(crate) fn fit_to_spec(spec: &ehrsynth_table::ColumnSpec, x: f64) -> f64 {
+    let mut x = x;
+    if let Some(lo) = spec.min {
+        x = x.max(lo);
+    }
+    if let Some(hi) = spec.max {
+        x = x.min(hi);
+    }
+    match spec.kind {
+        ehrsynth_table::ColumnKind::Integer | ehrsynth_table::ColumnKind::Binary => {
+            let mut r = x.round();
+            if spec.min.is_some_and(|lo| r < lo) {
+                r += 1.0;
+            }
+            if spec.max.is_some_and(|hi| r > hi) {
+                r -= 1.0;
+            }
+            r
+        }
+        _ => format!("{x:.6e}").parse().unwrap_or(x),
+    }
+}
+
 /// `table` (a generator's rows) brought within the schema's constraints by their bounded repair
 /// ([`ehrsynth_table::constraint::repair_keeping`]), a conditional run's fixed column untouched;
 /// with the number of rows that were changed.

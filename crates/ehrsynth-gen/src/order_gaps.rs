@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ehrsynth_table::{Column, ColumnKind, Constraint, Schema, Table};
 
+use crate::generator::{GenError, SampleOptions, fit_to_spec, within_constraints};
+
 /// A top column's maximum is a ceiling when at least this share of its training values sit on it.
 pub const CEILING_SHARE: f64 = 0.01;
 
@@ -72,6 +74,18 @@ impl CodedColumn {
             Code::ShareBelowCeiling(top) => base + code.clamp(0.0, 1.0) * (top - base).max(0.0),
         }
     }
+}
+
+/// What a generator fits on: the coding, the schema with coded columns in place
+/// ([`OrderGaps::encoded_schema`]) and the training rows coded.
+#[derive(Debug, Clone)]
+pub struct CodedTraining {
+    /// Which columns are coded.
+    pub gaps: OrderGaps,
+    /// The schema the model describes.
+    pub schema: Schema,
+    /// The training rows, coded, with the schema's columns.
+    pub train: Table,
 }
 
 /// Which ordered columns a generator models by their place among others, in rebuild order.
@@ -119,6 +133,42 @@ impl OrderGaps {
             }
             kept.extend(unsupported);
         }
+    }
+
+    /// The coding of `train` for `schema` (none when `enabled` is false, e.g. with differential
+    /// privacy, where choosing it would read the data outside the budget).
+    pub fn code_training(
+        schema: &Schema,
+        train: &Table,
+        enabled: bool,
+    ) -> Result<CodedTraining, GenError> {
+        let train = train.select(&schema.names())?;
+        let gaps = if enabled {
+            Self::plan(schema, &train)
+        } else {
+            Self::default()
+        };
+        Ok(CodedTraining {
+            schema: gaps.encoded_schema(schema),
+            train: gaps.encode(schema, &train)?,
+            gaps,
+        })
+    }
+
+    /// A generator's sampled rows in the coded form back to values within every constraint of
+    /// `schema`: decoded ([`Self::decode`]), then the bounded repair for what the coding does not
+    /// cover ([`within_constraints`]); with the number of rows the repair changed.
+    pub fn finish(
+        &self,
+        schema: &Schema,
+        sampled: &Table,
+        options: &SampleOptions,
+    ) -> Result<(Table, usize), GenError> {
+        Ok(within_constraints(
+            schema,
+            self.decode(schema, sampled)?,
+            options,
+        ))
     }
 
     /// True when no column is coded.
@@ -354,18 +404,6 @@ fn row_bases(values: &BTreeMap<usize, Vec<Option<f64>>>, coded: &CodedColumn) ->
                 .reduce(f64::max)
         })
         .collect()
-}
-
-/// `value` clipped to the column's range and rounded: to an integer for integer columns, to six
-/// significant digits otherwise (both monotone, so an order that held still holds).
-fn fit_to_spec(spec: &ehrsynth_table::ColumnSpec, value: f64) -> f64 {
-    let clipped = value
-        .max(spec.min.unwrap_or(f64::NEG_INFINITY))
-        .min(spec.max.unwrap_or(f64::INFINITY));
-    match spec.kind {
-        ColumnKind::Integer | ColumnKind::Binary => clipped.round(),
-        _ => format!("{clipped:.6e}").parse().unwrap_or(clipped),
-    }
 }
 
 /// `table` with the columns in `values` replaced, each stored as `schema` says.
