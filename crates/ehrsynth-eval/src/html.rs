@@ -149,7 +149,6 @@ fn control_table(report: &AuditReport, c: &ControlReport) -> String {
     h
 }
 
-/// The audit as one HTML page.
 /// The schema's rules across columns: every rule with the rows that break it, or one line when
 /// no rule applies to the audited columns.
 fn constraints_section(counts: &[ehrsynth_table::constraint::ConstraintCount]) -> String {
@@ -181,6 +180,7 @@ fn constraints_section(counts: &[ehrsynth_table::constraint::ConstraintCount]) -
     h
 }
 
+/// The audit as one HTML page.
 pub fn render(report: &AuditReport) -> String {
     let mut h = String::new();
     let _ = write!(
