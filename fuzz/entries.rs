@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
-use ehrsynth_gen::llm::parse::{AnswerFormat, parse_answer};
+use ehrsynth_llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
+use ehrsynth_llm::parse::{AnswerFormat, parse_answer};
 use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
 
 thread_local! {

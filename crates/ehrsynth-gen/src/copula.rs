@@ -19,10 +19,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::generator::{GenError, Generator, SampleOptions, build_table, fit_to_spec, same_value};
+use crate::generator::{GenError, Generator, SampleOptions, build_table, fit_to_spec};
 use crate::linalg::{cholesky, repair_correlation};
 use crate::normal;
 use crate::order_gaps::OrderGaps;
+use ehrsynth_table::cell::same_value;
 
 /// Quantile knots kept per numeric marginal.
 pub const KNOTS: usize = 1001;
@@ -184,7 +185,7 @@ fn discrete_score(cumulative: &[f64], index: usize) -> f64 {
 fn latent_correlation(score_columns: &[Vec<f64>]) -> Vec<f64> {
     let dims = score_columns.len();
     let refs: Vec<&[f64]> = score_columns.iter().map(Vec::as_slice).collect();
-    let pairwise = ehrsynth_eval::stats::pairwise_pearson_matrix(&refs);
+    let pairwise = ehrsynth_table::stats::pairwise_pearson_matrix(&refs);
     let spread: Vec<f64> = score_columns
         .iter()
         .map(|c| {
@@ -214,7 +215,7 @@ fn knots(sorted: &[f64]) -> Vec<f64> {
     let k = KNOTS.min(sorted.len()).max(2);
     (0..k)
         .filter_map(|j| {
-            ehrsynth_eval::stats::quantile_linear_sorted(sorted, j as f64 / (k - 1) as f64)
+            ehrsynth_table::stats::quantile_linear_sorted(sorted, j as f64 / (k - 1) as f64)
         })
         .collect()
 }
@@ -229,7 +230,7 @@ fn interpolate(knots: &[f64], u: f64) -> f64 {
 /// Normal scores of present numeric values from their average ranks (NaN where missing).
 fn rank_scores(values: &[Option<f64>]) -> Vec<f64> {
     let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let ranks = ehrsynth_eval::stats::ranks_average(&present);
+    let ranks = ehrsynth_table::stats::ranks_average(&present);
     let n = present.len() as f64;
     let mut next = ranks.into_iter();
     values

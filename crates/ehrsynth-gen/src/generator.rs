@@ -1,5 +1,5 @@
-//! The [`Generator`] trait every generator implements (statistical ones here, LLM strategies in
-//! later crates), with what they share: the options of a fit and of a sampling call, the
+//! The [`Generator`] trait every generator implements (the statistical ones and the LLM
+//! strategies), with what they share: the options of a fit and of a sampling call, the
 //! condition a caller may put on the rows, and the error type.
 
 use ehrsynth_table::{Progress, Schema, Table};
@@ -124,29 +124,14 @@ pub enum GenError {
     /// A table operation failed.
     #[error(transparent)]
     Table(#[from] ehrsynth_table::TableError),
+    /// An LLM run or its preparation failed (its settings, its journal, its HTTP client).
+    #[error(transparent)]
+    Llm(#[from] ehrsynth_llm::LlmError),
 }
 
-/// Builds the output table from text cells through the same parser files use.
+/// Builds the output table from text cells (see [`ehrsynth_table::text::table_from_cells`]).
 pub fn build_table(schema: &Schema, rows: &[Vec<Option<String>>]) -> Result<Table, GenError> {
-    let columns = schema
-        .columns()
-        .iter()
-        .enumerate()
-        .map(|(c, spec)| {
-            let mut builder =
-                ehrsynth_table::text::ColumnBuilder::for_kind(&spec.name, Some(spec.kind));
-            for (r, row) in rows.iter().enumerate() {
-                builder.push(row[c].as_deref().unwrap_or(""), r as u64 + 1);
-            }
-            builder.finish(std::path::Path::new("<generated>"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Table::new(columns)?)
-}
-
-/// Whether two cell texts hold the same value: equal as text or as numbers ("1" and "1.0").
-pub fn same_value(a: &str, b: &str) -> bool {
-    a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+    Ok(ehrsynth_table::text::table_from_cells(schema, rows)?)
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! - [`generator`]: the trait, sampling options, conditions, errors.
 //! - [`copula`]: Gaussian copula with empirical marginals and missingness modelled jointly.
 //! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
-//! - [`llm`]: what LLM prompts may say about the data, the four strategies' prompts, answer parsing.
+//! - [`llm`]: the four LLM prompting strategies as a generator, over the request machinery of
+//!   `ehrsynth-llm` (prompts, engine, providers, parsing).
 //! - [`normal`]: the standard normal distribution.
 //! - [`order_gaps`]: order rules kept by construction, ordered columns modelled as gaps.
 //!
 //! Every generated table has the schema's columns in its order and every row satisfies the
-//! schema. Not here: LLM strategies (later crates), reading files, the audit.
+//! schema. Not here: LLM requests, prompts and answer parsing (`ehrsynth-llm`), reading files, the
+//! audit (`ehrsynth-eval`).
 
 pub mod bayesnet;
 pub mod copula;

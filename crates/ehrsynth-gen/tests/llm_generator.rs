@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ehrsynth_gen::llm::context::ContextOptions;
-use ehrsynth_gen::llm::engine::{EngineConfig, Price, RawResponse, Transport, TransportError};
-use ehrsynth_gen::llm::generator::{LlmConfig, LlmGenerator};
-use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_gen::llm::{LlmConfig, LlmGenerator};
 use ehrsynth_gen::{Generator, SampleOptions};
+use ehrsynth_llm::context::ContextOptions;
+use ehrsynth_llm::engine::{EngineConfig, Price, RawResponse, Transport, TransportError};
+use ehrsynth_llm::prompt::{Strategy, Template};
 use ehrsynth_llm::provider::{HttpRequest, Parameters, ProviderKind};
 use ehrsynth_table::{Column, ColumnKind, ColumnSpec, NoProgress, Role, Schema, Table};
 
@@ -113,7 +113,7 @@ fn config(strategy: Strategy, journal: std::path::PathBuf, transport: Arc<GroupE
             max_retries: 1,
             backoff: Duration::from_millis(1),
             circuit_breaker: 3,
-            limits: ehrsynth_gen::llm::limits::Limits {
+            limits: ehrsynth_llm::limits::Limits {
                 concurrency: 1,
                 requests_per_minute: None,
                 tokens_per_minute: None,

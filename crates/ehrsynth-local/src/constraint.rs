@@ -1,11 +1,11 @@
-//! The schema grammar of `ehrsynth-gen` ([`ConstrainedDecoder`]) as a [`TokenConstraint`], with
+//! The schema grammar of `ehrsynth-llm` ([`ConstrainedDecoder`]) as a [`TokenConstraint`], with
 //! the model's vocabulary (built once per model) and compiled grammars (one per column set and
 //! fixed value) kept for reuse across requests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ehrsynth_gen::llm::grammar::{
+use ehrsynth_llm::grammar::{
     ConstrainedDecoder, DEFAULT_DECIMALS, RowFormat, RowGrammar, TokenVocabulary,
 };
 use ehrsynth_table::Schema;

@@ -11,12 +11,12 @@
 //! - [`transformer`]: the llama-family forward pass over chunks of many sequences, with key/value
 //!   caches that share a prompt's prefix.
 //! - [`runtime`]: [`LocalModel`], the batched decoding loop: many sequences continue one prompt,
-//!   each under its own [`TokenConstraint`] (the schema grammar of `ehrsynth-gen`) and sampler.
+//!   each under its own [`TokenConstraint`] (the schema grammar of `ehrsynth-llm`) and sampler.
 //! - [`transport`]: [`LocalTransport`], the model behind the engine's `Transport` trait: it
 //!   answers OpenAI-shaped chat requests, so journal, egress log and parsing work unchanged.
 //! - [`cache`]: the model cache folder, `model pull` (checksummed) and the default model.
 //!
-//! Not here: the grammar itself (`ehrsynth_gen::llm::grammar`), prompts, the request loop.
+//! Not here: the grammar itself (`ehrsynth_llm::grammar`), prompts, the request loop.
 
 pub mod cache;
 pub mod chat;

@@ -13,7 +13,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use ehrsynth_gen::llm::engine::{RawResponse, Transport, TransportError};
+use ehrsynth_llm::engine::{RawResponse, Transport, TransportError};
 use ehrsynth_llm::provider::{HttpRequest, LOCAL_GRAMMAR_FIELD};
 use ehrsynth_table::Schema;
 use serde_json::{Value, json};

@@ -182,7 +182,7 @@ fn a_truncated_model_or_a_file_that_is_no_gguf_is_a_clear_error() {
 
 #[test]
 fn empty_fields_can_be_written_with_the_multi_comma_tokens_the_model_reads() {
-    use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
+    use ehrsynth_llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
     use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
     use std::sync::Arc;
     let Some(path) = model_or_skip() else { return };
@@ -285,7 +285,7 @@ fn the_grammar_pressure_counts_the_probability_a_constraint_refuses() {
 
 /// The local transport's answer to a two-column request, and its prompt size.
 fn local_answer(path: &std::path::Path, answer_start: Option<&str>) -> (String, u64) {
-    use ehrsynth_gen::llm::engine::Transport;
+    use ehrsynth_llm::engine::Transport;
     use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
     let mut age = ColumnSpec::new("age", ColumnKind::Integer);
     (age.min, age.max, age.missing_allowed) = (Some(16.0), Some(90.0), false);

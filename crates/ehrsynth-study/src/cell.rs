@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use ehrsynth_eval::{AuditConfig, audit};
-use ehrsynth_gen::llm::context::default_rows_per_request;
-use ehrsynth_gen::llm::generator::LlmGenerator;
+use ehrsynth_gen::llm::LlmGenerator;
 use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
 use ehrsynth_llm::Journal;
+use ehrsynth_llm::context::default_rows_per_request;
 use ehrsynth_table::{Progress, Role, Schema, Table};
 
 use crate::config::{FeatureSet, GeneratorConfig, GeneratorKind, StudyConfig};

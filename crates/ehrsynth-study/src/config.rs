@@ -543,7 +543,7 @@ impl StudyConfig {
         match g.kind {
             GeneratorKind::Llm => {
                 check_list(&at("strategies"), &g.strategies, |s| {
-                    ehrsynth_gen::llm::prompt::Strategy::parse(s).is_ok()
+                    ehrsynth_llm::prompt::Strategy::parse(s).is_ok()
                 })
                 .map_err(|e| format!("{e} (naive, schema, conditional, group)"))?;
                 check_list(&at("providers"), &g.providers, |p| !p.is_empty())?;

@@ -41,7 +41,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn short(x: f64) -> String {
-    ehrsynth_gen::llm::context::significant(x)
+    ehrsynth_llm::context::significant(x)
 }
 
 /// Bins of a numeric column: edges over the real 1st–99th percentiles.
@@ -97,7 +97,7 @@ fn category_bins(real: &Column, synthetic: &Column) -> (Vec<String>, Vec<usize>,
         let v = synthetic.value(i).to_string();
         match labels
             .iter()
-            .position(|k| ehrsynth_gen::generator::same_value(k, &v))
+            .position(|k| ehrsynth_table::cell::same_value(k, &v))
         {
             Some(p) => synthetic_counts[p] += 1,
             None => other += 1,

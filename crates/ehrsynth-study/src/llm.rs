@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ehrsynth_gen::llm::context::{ContextOptions, default_examples};
-use ehrsynth_gen::llm::engine::{EngineConfig, Price, Transport};
-use ehrsynth_gen::llm::generator::LlmConfig;
-use ehrsynth_gen::llm::limits::Limits;
-use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_gen::llm::LlmConfig;
+use ehrsynth_llm::context::{ContextOptions, default_examples};
+use ehrsynth_llm::engine::{EngineConfig, Price, Transport};
+use ehrsynth_llm::limits::Limits;
+use ehrsynth_llm::prompt::{Strategy, Template};
 use ehrsynth_llm::provider::{Parameters, ProviderKind};
 use ehrsynth_table::Schema;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ehrsynth_gen::llm::engine::{RawResponse, Transport, TransportError};
+use ehrsynth_llm::engine::{RawResponse, Transport, TransportError};
 use ehrsynth_llm::provider::HttpRequest;
 use ehrsynth_study::grid::{expand, matches_pattern};
 use ehrsynth_study::results::CellStatus;

@@ -141,6 +141,12 @@ pub fn parse_binary(text: &str) -> Option<bool> {
     }
 }
 
+/// Whether two cell texts hold the same value: equal as text or as numbers ("1" and "1.0").
+/// A condition's value (`is_female=1`) is matched against generated cells with this.
+pub fn same_value(a: &str, b: &str) -> bool {
+    a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
 /// What a column of `kind` accepts, for error messages.
 pub fn expected_text(kind: ColumnKind) -> &'static str {
     match kind {

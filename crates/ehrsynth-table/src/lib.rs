@@ -17,6 +17,8 @@
 //! - CSV (plain or `.csv.gz`) and Parquet reading and writing chosen by file extension ([`io`]);
 //!   the CSV separator (comma, semicolon or tab) is sniffed from the header.
 //! - Seeded splits: stratified train/holdout and hospital (site) hold-outs ([`split`]).
+//! - Statistics helpers the audit and the generators share: ranks, numpy's linear quantile, the
+//!   all-pairs Pearson matrix ([`stats`]).
 //! - A tiny [`Progress`] trait so library code can report long work without depending on a UI crate.
 //!
 //! What does not live here: anything about eICU (see `ehrsynth-cohort`), metrics, or generators.
@@ -30,6 +32,7 @@ pub mod profile;
 pub mod progress;
 pub mod schema;
 pub mod split;
+pub mod stats;
 pub mod table;
 pub mod text;
 pub mod validate;

@@ -386,6 +386,27 @@ impl ColumnBuilder {
     }
 }
 
+/// A table of `schema`'s columns from rows of text cells (`None` = missing), read through the
+/// same parser files use: how generators and LLM answers turn cells into a [`crate::Table`].
+pub fn table_from_cells(
+    schema: &crate::Schema,
+    rows: &[Vec<Option<String>>],
+) -> crate::Result<crate::Table> {
+    let columns = schema
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(c, spec)| {
+            let mut builder = ColumnBuilder::for_kind(&spec.name, Some(spec.kind));
+            for (r, row) in rows.iter().enumerate() {
+                builder.push(row[c].as_deref().unwrap_or(""), r as u64 + 1);
+            }
+            builder.finish(Path::new("<generated>"))
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    crate::Table::new(columns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
-use ehrsynth_gen::llm::engine::{HttpTransport, Transport};
+use ehrsynth_llm::engine::{HttpTransport, Transport};
 use ehrsynth_local::{LocalModel, LocalTransport, ModelCache};
 use ehrsynth_study::llm::TransportNeeds;
 use ehrsynth_table::Schema;

@@ -34,10 +34,12 @@
 pub mod association;
 pub mod classification;
 pub mod divergence;
-pub mod rank;
 pub mod two_sample;
 
-pub use association::{correlation_ratio, cramers_v, pairwise_pearson_matrix, pearson, spearman};
+/// Ranks and quantiles, shared with the generators: they live in `ehrsynth_table::stats`.
+pub use ehrsynth_table::stats::rank;
+
+pub use association::{correlation_ratio, cramers_v, pearson, spearman};
 pub use classification::{
     auroc, average_precision, bootstrap_auroc_ap, bootstrap_ci, max_advantage, roc_points,
     tpr_at_fpr,
@@ -46,5 +48,6 @@ pub use divergence::{
     DEFAULT_KL_ALPHA, DEFAULT_KL_BINS, binned_counts, js_divergence, kl_categorical, kl_continuous,
     kl_divergence, kl_from_counts, quantile_bin_edges, tvd,
 };
+pub use ehrsynth_table::stats::pairwise_pearson_matrix;
 pub use rank::{quantile_linear_sorted, ranks_average};
 pub use two_sample::{KsResult, kolmogorov_sf, ks_2samp, wasserstein_1d};

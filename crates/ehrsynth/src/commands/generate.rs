@@ -272,7 +272,7 @@ pub fn new_generator(
 
 /// Options given that would do nothing, each with what to do instead.
 fn options_that_do_nothing(args: &GenerateArgs) -> Vec<String> {
-    use ehrsynth_gen::llm::context::{default_examples, is_in_process};
+    use ehrsynth_llm::context::{default_examples, is_in_process};
     let o = &args.llm;
     let mut said = Vec::new();
     let llm = matches!(args.generator, GeneratorKind::Llm);
@@ -391,18 +391,18 @@ fn llm_generator(
     train: &ehrsynth_table::Table,
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
-    use ehrsynth_gen::llm::context::{ContextOptions, default_examples};
-    use ehrsynth_gen::llm::engine::{HttpTransport, Transport};
-    use ehrsynth_gen::llm::generator::LlmGenerator;
-    use ehrsynth_gen::llm::limits::Limits;
-    use ehrsynth_gen::llm::prompt::{Strategy, Template};
+    use ehrsynth_gen::llm::LlmGenerator;
+    use ehrsynth_llm::context::{ContextOptions, default_examples};
+    use ehrsynth_llm::engine::{HttpTransport, Transport};
+    use ehrsynth_llm::limits::Limits;
+    use ehrsynth_llm::prompt::{Strategy, Template};
     use ehrsynth_llm::provider::ProviderKind;
     use ehrsynth_study::llm::{LlmSettings, TransportNeeds, llm_config};
     use std::sync::Arc;
 
     let o = &args.llm;
     let rows_per_request =
-        ehrsynth_gen::llm::context::default_rows_per_request(&o.provider, o.rows_per_request);
+        ehrsynth_llm::context::default_rows_per_request(&o.provider, o.rows_per_request);
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
         anyhow::anyhow!(
@@ -439,7 +439,7 @@ fn llm_generator(
         .unwrap_or_else(|| ehrsynth_study::llm::default_max_requests(args.rows, rows_per_request));
     let price = run_price(o, provider)?;
     let prompt_chars = {
-        let sample = ehrsynth_gen::llm::context::PromptContext::build(
+        let sample = ehrsynth_llm::context::PromptContext::build(
             train,
             schema,
             &context,
@@ -449,7 +449,7 @@ fn llm_generator(
         let group = (strategy == Strategy::Group).then_some("group = value");
         template.render(&sample, rows_per_request, group).len()
     };
-    let guess = ehrsynth_gen::llm::engine::estimate(
+    let guess = ehrsynth_llm::engine::estimate(
         args.rows,
         rows_per_request,
         prompt_chars,
@@ -583,7 +583,7 @@ fn run_price(
 }
 
 /// Prints the LLM runs' summaries after generating.
-struct ReportingLlm(ehrsynth_gen::llm::generator::LlmGenerator);
+struct ReportingLlm(ehrsynth_gen::llm::LlmGenerator);
 
 impl Generator for ReportingLlm {
     fn name(&self) -> &str {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ehrsynth_gen::llm::engine::estimate;
+use ehrsynth_llm::engine::estimate;
 use ehrsynth_study::config::GeneratorKind;
 use ehrsynth_study::grid::{CellPlan, expand, matches_pattern};
 use ehrsynth_study::journal::StudyJournal;
@@ -70,7 +70,7 @@ fn paid_estimate(
         };
         let guess = estimate(
             plan.spec.rows,
-            ehrsynth_gen::llm::context::default_rows_per_request(provider, entry.rows_per_request),
+            ehrsynth_llm::context::default_rows_per_request(provider, entry.rows_per_request),
             1500 + PROMPT_CHARS_PER_COLUMN * columns,
             columns,
             0.8,

@@ -22,19 +22,20 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use ehrsynth_llm::provider::{
+use crate::provider::{
     Finish, HttpRequest, LocalGrammar, Parameters, ProviderError, ProviderKind, add_local_grammar,
     build_request, read_response,
 };
-use ehrsynth_llm::{Journal, RequestRecord, ResponseRecord};
+use crate::{Journal, RequestRecord, ResponseRecord};
 use ehrsynth_table::Schema;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::generator::{GenError, same_value};
-use crate::llm::limits::{Limits, RateLimiter};
-use crate::llm::parse::{AnswerFormat, Rejection, parse_answer};
-use crate::llm::prompt::Prompt;
+use crate::LlmError;
+use crate::limits::{Limits, RateLimiter};
+use crate::parse::{AnswerFormat, Rejection, parse_answer};
+use crate::prompt::Prompt;
+use ehrsynth_table::cell::same_value;
 
 /// What came back over the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,20 +72,20 @@ pub trait Transport: Send + Sync {
 /// Studio) and TLS for the hosted APIs, with the client's CA bundle and proxy settings.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
-    client: ehrsynth_llm::http::Client,
+    client: crate::http::Client,
 }
 
 impl HttpTransport {
     /// A transport waiting at most `timeout` per connect or read, trusting `ca_cert` (a PEM
     /// bundle) besides the built-in roots, else `EHRSYNTH_CA_CERT`; `HTTPS_PROXY` is honoured.
-    pub fn new(timeout: Duration, ca_cert: Option<&std::path::Path>) -> Result<Self, GenError> {
-        ehrsynth_llm::http::Client::new(timeout, ca_cert)
+    pub fn new(timeout: Duration, ca_cert: Option<&std::path::Path>) -> Result<Self, LlmError> {
+        crate::http::Client::new(timeout, ca_cert)
             .map(|client| Self { client })
-            .map_err(|e| GenError::Invalid(e.to_string()))
+            .map_err(LlmError::from)
     }
 
     /// The same transport with another cap on an answer's size (default
-    /// [`ehrsynth_llm::http::DEFAULT_MAX_ANSWER_BYTES`]).
+    /// [`crate::http::DEFAULT_MAX_ANSWER_BYTES`]).
     pub fn with_max_answer_bytes(self, bytes: usize) -> Self {
         Self {
             client: self.client.with_max_answer_bytes(bytes),
@@ -94,7 +95,7 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn send(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
-        use ehrsynth_llm::http::HttpError;
+        use crate::http::HttpError;
         match self
             .client
             .post_json(&request.url, &request.headers, &request.body.to_string())
@@ -113,7 +114,7 @@ impl Transport for HttpTransport {
     }
 }
 
-pub use ehrsynth_llm::prices::Price;
+pub use crate::prices::Price;
 
 /// The key that tells two rows apart (duplicates, copies of training rows): the cells in
 /// column order, numbers written canonically so that "8.0" and "8", "36.70" and "36.7" match.
@@ -312,7 +313,7 @@ fn send_with_retries(
     pause: &Pause,
     rng: &mut ChaCha8Rng,
     sent: &mut usize,
-) -> Result<(RawResponse, ehrsynth_llm::provider::ChatResponse), String> {
+) -> Result<(RawResponse, crate::provider::ChatResponse), String> {
     let mut last = String::new();
     let mut told_to_wait = false;
     for attempt in 0..=config.max_retries {
@@ -368,7 +369,7 @@ pub fn run(
     prompt_for: &dyn Fn(usize) -> Prompt,
     training_rows: &HashSet<String>,
     sleep: &(dyn Fn(Duration) + Sync),
-) -> Result<EngineOutcome, GenError> {
+) -> Result<EngineOutcome, LlmError> {
     run_with_progress(
         config,
         schema,
@@ -401,7 +402,7 @@ type Done = (
     usize,
     i64,
     usize,
-    Result<(RawResponse, ehrsynth_llm::provider::ChatResponse), String>,
+    Result<(RawResponse, crate::provider::ChatResponse), String>,
 );
 
 /// The run's clock for the rate limiter: wall time, but never behind the sleeps it asked for (so
@@ -450,10 +451,6 @@ struct Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn journal_error(e: ehrsynth_llm::JournalError) -> GenError {
-        GenError::Invalid(e.to_string())
-    }
-
     /// Whether a budget forbids another request, counting in-flight requests at the average
     /// spend of the answers so far.
     fn budget_spent(&self) -> Option<StopReason> {
@@ -550,7 +547,7 @@ impl Loop<'_> {
 
     /// Records a worker's result in the journal and the totals; queues it for acceptance
     /// unless the run is halted.
-    fn arrived(&mut self, done: Done, limiter: &mut RateLimiter) -> Result<(), GenError> {
+    fn arrived(&mut self, done: Done, limiter: &mut RateLimiter) -> Result<(), LlmError> {
         let (slot, id, sent, result) = done;
         self.in_flight -= 1;
         self.outcome.sent += sent;
@@ -567,9 +564,7 @@ impl Loop<'_> {
                     output_tokens: chat.output_tokens,
                     cost_usd: cost,
                 };
-                self.journal
-                    .answer(id, &response)
-                    .map_err(Self::journal_error)?;
+                self.journal.answer(id, &response)?;
                 let tokens = chat.input_tokens + chat.output_tokens;
                 limiter.settle(slot as u64, tokens);
                 self.outcome.tokens += tokens;
@@ -581,9 +576,7 @@ impl Loop<'_> {
                 }
             }
             Err(reason) => {
-                self.journal
-                    .fail_request(id, &reason)
-                    .map_err(Self::journal_error)?;
+                self.journal.fail_request(id, &reason)?;
                 SlotAnswer::Failed(reason)
             }
         };
@@ -718,12 +711,9 @@ pub fn run_with_progress(
     training_rows: &HashSet<String>,
     sleep: &(dyn Fn(Duration) + Sync),
     progress: &dyn ehrsynth_table::Progress,
-) -> Result<EngineOutcome, GenError> {
-    let resumed: std::collections::HashMap<u64, String> = journal
-        .answered(&config.run)
-        .map_err(Loop::journal_error)?
-        .into_iter()
-        .collect();
+) -> Result<EngineOutcome, LlmError> {
+    let resumed: std::collections::HashMap<u64, String> =
+        journal.answered(&config.run)?.into_iter().collect();
     let mut state = Loop {
         config,
         schema,
@@ -770,7 +760,7 @@ pub fn run_with_progress(
     let jobs = Arc::new(Mutex::new(jobs));
     let (done_sender, dones) = mpsc::channel::<Done>();
     let pause = Pause::default();
-    std::thread::scope(|scope| -> Result<(), GenError> {
+    std::thread::scope(|scope| -> Result<(), LlmError> {
         for _ in 0..concurrency.min(config.max_requests.max(1)) {
             let (jobs, done_sender, pause) = (jobs.clone(), done_sender.clone(), &pause);
             scope.spawn(move || {
@@ -838,11 +828,11 @@ pub fn run_with_progress(
                     continue;
                 }
                 if config.use_cache
-                    && let Some(cached) = journal.cached(&record).map_err(Loop::journal_error)?
+                    && let Some(cached) = journal.cached(&record)?
                 {
                     state.outcome.from_journal += 1;
-                    let id = journal.begin(&record).map_err(Loop::journal_error)?;
-                    journal.answer(id, &cached).map_err(Loop::journal_error)?;
+                    let id = journal.begin(&record)?;
+                    journal.answer(id, &cached)?;
                     state
                         .ready
                         .insert(slot, journal_answer(config.provider, &cached.raw));
@@ -860,13 +850,13 @@ pub fn run_with_progress(
                 }
                 limiter.record(clock.now(), slot as u64, expected);
                 // Written before it is sent: a killed run knows what was asked.
-                let id = journal.begin(&record).map_err(Loop::journal_error)?;
+                let id = journal.begin(&record)?;
                 if let Some(sender) = &job_sender
                     && sender.send((slot, id, request)).is_ok()
                 {
                     state.in_flight += 1;
                 } else {
-                    return Err(GenError::Invalid("the request workers stopped".into()));
+                    return Err(LlmError::Invalid("the request workers stopped".into()));
                 }
             }
             if state.in_flight == 0 {
@@ -880,7 +870,7 @@ pub fn run_with_progress(
             }
             let done = dones
                 .recv()
-                .map_err(|_| GenError::Invalid("the request workers stopped".into()))?;
+                .map_err(|_| LlmError::Invalid("the request workers stopped".into()))?;
             state.arrived(done, &mut limiter)?;
         }
         job_sender.take(); // the workers finish

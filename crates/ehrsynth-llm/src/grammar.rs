@@ -1,5 +1,5 @@
 //! Schema-constrained decoding for an in-process LLM: a byte-level automaton that accepts exactly
-//! the CSV answers whose every row parses ([`crate::llm::parse`]) and validates against the
+//! the CSV answers whose every row parses ([`crate::parse`]) and validates against the
 //! schema, and a token mask computed from it at every decoding step.
 //!
 //! # The language ([`RowGrammar`])
@@ -66,7 +66,7 @@ use super::cell_text::{clean_text, eq_ci, is_extra_missing};
 use ehrsynth_table::validate::validate_text;
 use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
 
-use crate::generator::GenError;
+use crate::LlmError;
 
 /// Decimals allowed in continuous values unless the range needs more.
 pub const DEFAULT_DECIMALS: u32 = 3;
@@ -715,7 +715,7 @@ impl RowGrammar {
         schema: &Schema,
         columns: &[String],
         fixed: &[(String, String)],
-    ) -> Result<Self, GenError> {
+    ) -> Result<Self, LlmError> {
         Self::build(schema, columns, fixed, RowFormat::Csv, DEFAULT_DECIMALS)
     }
 
@@ -724,7 +724,7 @@ impl RowGrammar {
         schema: &Schema,
         columns: &[String],
         fixed: &[(String, String)],
-    ) -> Result<Self, GenError> {
+    ) -> Result<Self, LlmError> {
         Self::build(
             schema,
             columns,
@@ -742,7 +742,7 @@ impl RowGrammar {
         fixed: &[(String, String)],
         format: RowFormat,
         decimals: u32,
-    ) -> Result<Self, GenError> {
+    ) -> Result<Self, LlmError> {
         Self::build_with_precision(schema, columns, fixed, format, decimals, &[])
     }
 
@@ -755,8 +755,8 @@ impl RowGrammar {
         format: RowFormat,
         decimals: u32,
         precision: &[(String, u32)],
-    ) -> Result<Self, GenError> {
-        let invalid = |m: String| GenError::Invalid(format!("constrained decoding: {m}"));
+    ) -> Result<Self, LlmError> {
+        let invalid = |m: String| LlmError::Invalid(format!("constrained decoding: {m}"));
         if columns.is_empty() {
             return Err(invalid("no columns to generate".into()));
         }

@@ -8,10 +8,10 @@
 
 use ehrsynth_cohort::features::eicu_schema;
 use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
-use ehrsynth_gen::llm::context::{ContextOptions, PromptContext};
-use ehrsynth_gen::llm::engine::{Estimate, estimate};
-use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_llm::context::{ContextOptions, PromptContext};
+use ehrsynth_llm::engine::{Estimate, estimate};
 use ehrsynth_llm::prices::PriceTable;
+use ehrsynth_llm::prompt::{Strategy, Template};
 use ehrsynth_table::{Schema, Table};
 
 /// Rows asked per request (the CLI default) and the share assumed valid.

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use ehrsynth_gen::llm::context::{ContextOptions, PromptContext};
-use ehrsynth_gen::llm::prompt::{Strategy, Template};
+use ehrsynth_llm::context::{ContextOptions, PromptContext};
+use ehrsynth_llm::prompt::{Strategy, Template};
 use ehrsynth_table::{Column, ColumnKind, ColumnSpec, Role, Schema, Table};
 
 fn schema() -> Schema {
@@ -179,7 +179,7 @@ fn custom_templates_need_rows_and_columns() {
 
 #[test]
 fn the_in_process_model_sees_real_rows_by_default_and_http_providers_never_without_opt_in() {
-    use ehrsynth_gen::llm::context::{DEFAULT_LOCAL_EXAMPLES, default_examples};
+    use ehrsynth_llm::context::{DEFAULT_LOCAL_EXAMPLES, default_examples};
     assert_eq!(default_examples("local", None), DEFAULT_LOCAL_EXAMPLES);
     assert_eq!(default_examples("local", Some(0)), 0);
     assert_eq!(default_examples("openai-compatible", None), 0);

@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ehrsynth_gen::llm::engine::{
+use ehrsynth_llm::Journal;
+use ehrsynth_llm::engine::{
     EngineConfig, Price, RawResponse, StopReason, Transport, TransportError, run,
 };
-use ehrsynth_llm::Journal;
 use ehrsynth_llm::provider::{HttpRequest, Parameters, ProviderKind};
 use ehrsynth_table::{ColumnKind, ColumnSpec, Schema};
 
@@ -99,7 +99,7 @@ fn config(run: &str, target: usize, max_requests: usize) -> EngineConfig {
         max_retries: 3,
         backoff: Duration::from_millis(10),
         circuit_breaker: 3,
-        limits: ehrsynth_gen::llm::limits::Limits {
+        limits: ehrsynth_llm::limits::Limits {
             concurrency: 1,
             requests_per_minute: None,
             tokens_per_minute: None,
@@ -383,7 +383,7 @@ fn anthropic_and_gemini_shapes_work_over_http() {
         (cfg.provider, cfg.base_url, cfg.api_key) =
             (kind, shaped_server(kind), Some("test-key".into()));
         let transport =
-            ehrsynth_gen::llm::engine::HttpTransport::new(Duration::from_secs(5), None).unwrap();
+            ehrsynth_llm::engine::HttpTransport::new(Duration::from_secs(5), None).unwrap();
         let outcome = run(
             &cfg,
             &schema(),

@@ -32,7 +32,7 @@ pub fn ranks_average(x: &[f64]) -> Vec<f64> {
 
 /// Total order on f64 in which `-0.0 == 0.0` (unlike `f64::total_cmp`); NaN sorts last.
 #[inline]
-pub(crate) fn cmp_f64(a: f64, b: f64) -> Ordering {
+pub fn cmp_f64(a: f64, b: f64) -> Ordering {
     match a.partial_cmp(&b) {
         Some(o) => o,
         None => a.is_nan().cmp(&b.is_nan()),
@@ -40,7 +40,7 @@ pub(crate) fn cmp_f64(a: f64, b: f64) -> Ordering {
 }
 
 /// The non-NaN values of `x`, sorted ascending, with `-0.0` turned into `0.0`.
-pub(crate) fn sorted_non_nan(x: &[f64]) -> Vec<f64> {
+pub fn sorted_non_nan(x: &[f64]) -> Vec<f64> {
     // `v + 0.0` maps -0.0 to 0.0 and leaves every other value unchanged.
     let mut v: Vec<f64> = x.iter().filter(|v| !v.is_nan()).map(|v| v + 0.0).collect();
     v.sort_unstable_by(f64::total_cmp);

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ehrsynth_llm::provider::ProviderKind;
+use crate::provider::ProviderKind;
 
 const MINUTE: Duration = Duration::from_secs(60);
 

@@ -8,8 +8,8 @@
 //! output instructions. A user's template file replaces a strategy's default; it must contain
 //! `{rows}` and `{columns}`.
 
-use crate::generator::GenError;
-use crate::llm::context::PromptContext;
+use crate::LlmError;
+use crate::context::PromptContext;
 
 /// The prompting strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +26,13 @@ pub enum Strategy {
 
 impl Strategy {
     /// Parses `naive`, `schema`, `conditional` or `group`.
-    pub fn parse(name: &str) -> Result<Self, GenError> {
+    pub fn parse(name: &str) -> Result<Self, LlmError> {
         match name.to_ascii_lowercase().as_str() {
             "naive" => Ok(Self::Naive),
             "schema" => Ok(Self::Schema),
             "conditional" => Ok(Self::Conditional),
             "group" => Ok(Self::Group),
-            other => Err(GenError::Invalid(format!(
+            other => Err(LlmError::Invalid(format!(
                 "unknown strategy '{other}': use naive, schema, conditional or group"
             ))),
         }
@@ -176,9 +176,9 @@ impl Template {
     }
 
     /// A user's template; it must contain `{rows}` and `{columns}` (or `{format}`, which holds the header).
-    pub fn custom(strategy: Strategy, text: &str) -> Result<Self, GenError> {
+    pub fn custom(strategy: Strategy, text: &str) -> Result<Self, LlmError> {
         if !text.contains("{rows}") || !(text.contains("{columns}") || text.contains("{format}")) {
-            return Err(GenError::Invalid(
+            return Err(LlmError::Invalid(
                 "a prompt template must contain {rows} and {columns} (or {format}, which includes the header)".into(),
             ));
         }

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::generator::GenError;
+use crate::LlmError;
 
 /// Smallest category count shown in statistics; smaller cells are suppressed.
 pub const DEFAULT_SUPPRESS_BELOW: usize = 10;
@@ -52,8 +52,8 @@ pub const MAX_COLUMN_DECIMALS: u32 = 3;
 
 /// Whether prompts for `provider` stay on this machine (the in-process model).
 pub fn is_in_process(provider: &str) -> bool {
-    ehrsynth_llm::provider::ProviderKind::parse(provider)
-        .is_some_and(ehrsynth_llm::provider::ProviderKind::is_in_process)
+    crate::provider::ProviderKind::parse(provider)
+        .is_some_and(crate::provider::ProviderKind::is_in_process)
 }
 
 /// The real example rows wanted for `provider` when the user said `requested` (None: not said):
@@ -218,7 +218,7 @@ fn significant_or_int(x: f64) -> String {
 
 /// A quantile of sorted values (NaN when empty, which `significant` prints as 0).
 fn quartile(sorted: &[f64], q: f64) -> f64 {
-    ehrsynth_eval::stats::quantile_linear_sorted(sorted, q).unwrap_or(f64::NAN)
+    ehrsynth_table::stats::quantile_linear_sorted(sorted, q).unwrap_or(f64::NAN)
 }
 
 /// One line of aggregate statistics for a column (or `None` when nothing may be said).
@@ -294,7 +294,7 @@ impl PromptContext {
         options: &ContextOptions,
         provider: &str,
         seed: u64,
-    ) -> Result<Self, GenError> {
+    ) -> Result<Self, LlmError> {
         let columns: Vec<String> = schema.names().into_iter().map(str::to_string).collect();
         let schema_text = if options.schema {
             schema
@@ -328,7 +328,7 @@ impl PromptContext {
         let examples_csv = (allowed && options.real_examples > 0)
             .then(|| real_examples(train, schema, options.real_examples, seed));
         if options.real_examples > 0 && !allowed {
-            return Err(GenError::Invalid(format!(
+            return Err(LlmError::Invalid(format!(
                 "real example rows were requested but may not be sent to '{provider}': pass --allow-real-examples {provider} \
                  only if your data use agreement allows sending patient rows to that provider"
             )));
@@ -430,7 +430,7 @@ mod tests {
                 .collect()
         })
         .collect();
-        let table = crate::generator::build_table(&schema, &rows).unwrap();
+        let table = ehrsynth_table::text::table_from_cells(&schema, &rows).unwrap();
         let d: BTreeMap<String, u32> = column_decimals(&table, &schema).into_iter().collect();
         assert_eq!(d["bun"], 0);
         assert_eq!(d["temp"], 2);

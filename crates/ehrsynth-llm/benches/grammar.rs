@@ -1,9 +1,9 @@
-//! Token-mask time of constrained decoding ([`ehrsynth_gen::llm::grammar`]) per decoding step,
+//! Token-mask time of constrained decoding ([`ehrsynth_llm::grammar`]) per decoding step,
 //! for the 83-column eICU schema. Steps follow a random walk over allowed tokens (seeded), so
 //! they visit header, number, binary and category states in realistic proportions.
 //!
-//!     cargo bench -p ehrsynth-gen --bench grammar
-//!     EHRSYNTH_GGUF=SmolLM2-135M-Instruct.Q4_1.gguf cargo bench -p ehrsynth-gen --bench grammar
+//!     cargo bench -p ehrsynth-llm --bench grammar
+//!     EHRSYNTH_GGUF=SmolLM2-135M-Instruct.Q4_1.gguf cargo bench -p ehrsynth-llm --bench grammar
 //!
 //! Without `EHRSYNTH_GGUF` the vocabulary is synthetic (49,152 tokens: all bytes plus merges cut
 //! from answer-like text and words); with it, the model's own tokens are read from the GGUF
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ehrsynth_cohort::features::eicu_schema;
-use ehrsynth_gen::llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
-use ehrsynth_gen::llm::parse::{AnswerFormat, parse_answer};
+use ehrsynth_llm::grammar::{ConstrainedDecoder, RowGrammar, TokenVocabulary};
+use ehrsynth_llm::parse::{AnswerFormat, parse_answer};
 use ehrsynth_table::Schema;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

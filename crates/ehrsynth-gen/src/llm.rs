@@ -1,6 +1,6 @@
 //! [`LlmGenerator`]: the four prompting strategies as a [`Generator`]. Fitting builds what the
 //! prompts may say (schema, k-suppressed statistics; real rows only on opt-in) — per group for the
-//! group strategy; generating runs the request loop ([`crate::llm::engine`]) until the wanted
+//! group strategy; generating runs the request loop ([`ehrsynth_llm::engine`]) until the wanted
 //! number of valid rows exists, spreading rows evenly over the groups for the group strategy.
 
 use std::collections::HashSet;
@@ -12,9 +12,9 @@ use ehrsynth_llm::Journal;
 use ehrsynth_table::{Progress, Role, Schema, Table};
 
 use crate::generator::{GenError, Generator, SampleOptions, build_table};
-use crate::llm::context::{ContextOptions, PromptContext, column_decimals};
-use crate::llm::engine::{EngineConfig, StopReason, Transport, row_key, run_with_progress};
-use crate::llm::prompt::{Strategy, Template, csv_instructions, json_instructions};
+use ehrsynth_llm::context::{ContextOptions, PromptContext, column_decimals};
+use ehrsynth_llm::engine::{EngineConfig, StopReason, Transport, row_key, run_with_progress};
+use ehrsynth_llm::prompt::{Strategy, Template, csv_instructions, json_instructions};
 
 /// How an LLM generator runs.
 #[derive(Clone)]

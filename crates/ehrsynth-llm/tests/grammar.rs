@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use ehrsynth_cohort::features::eicu_schema;
-use ehrsynth_gen::llm::grammar::{
+use ehrsynth_llm::grammar::{
     ConstrainedDecoder, GrammarError, RowFormat, RowGrammar, TokenVocabulary,
 };
-use ehrsynth_gen::llm::parse::{AnswerFormat, parse_answer};
+use ehrsynth_llm::parse::{AnswerFormat, parse_answer};
 use ehrsynth_table::{ColumnKind, ColumnSpec, Constraint, Schema};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
