@@ -1,20 +1,12 @@
 //! The `ehrsynth` binary end to end: what a user types, what they get back.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use ehrsynth_table::io::read_table;
 
-fn ehrsynth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{ehrsynth, path, text};
 
 fn demo_dir() -> PathBuf {
     std::env::var_os("EHRSYNTH_EICU_DEMO")
@@ -22,10 +14,6 @@ fn demo_dir() -> PathBuf {
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/eicu-demo")
         })
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 #[test]

@@ -1,27 +1,18 @@
 //! `--provider local` end to end with the real SmolLM2 GGUF: every emitted row valid, and the
 //! same seed giving the same rows. The model comes from `EHRSYNTH_SMOLLM2_GGUF` or the model
-//! cache (`ehrsynth model pull`); without it the test says why it skips, unless
-//! `EHRSYNTH_REQUIRE_MODEL=1` (set by CI), where a missing model fails it.
+//! cache (`ehrsynth model pull`). Ignored by default (`cargo test -- --include-ignored` runs it,
+//! as `.ci/run` does); run without the model it fails and says why.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ehrsynth_table::io::read_table;
 
+mod support;
+use support::{ehrsynth_with_env, path, text};
+
 fn ehrsynth(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
-        .args(args)
-        .env("EHRSYNTH_CACHE", cache)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
+    ehrsynth_with_env(args, &[("EHRSYNTH_CACHE", cache)])
 }
 
 /// The SmolLM2 GGUF, or why there is none.
@@ -49,27 +40,13 @@ fn smollm2() -> Result<PathBuf, String> {
         })
 }
 
-fn model_or_skip() -> Option<PathBuf> {
-    match smollm2() {
-        Ok(file) => Some(file),
-        Err(why) if std::env::var("EHRSYNTH_REQUIRE_MODEL").is_ok_and(|v| v == "1") => {
-            panic!("EHRSYNTH_REQUIRE_MODEL=1 but {why}")
-        }
-        Err(why) => {
-            eprintln!("skipping the local-model test: {why}");
-            None
-        }
-    }
-}
-
 const TEN_FEATURES: &str = "is_female\nage\nheartrate_max\nsysbp_min\nresprate_max\ntempc_max\n\
 lactate_last_early\nbun_last_early\nwbc_last_early\ncreatinine_last_early\n";
 
 #[test]
+#[ignore = "needs the SmolLM2 GGUF: `ehrsynth model pull` or EHRSYNTH_SMOLLM2_GGUF"]
 fn group_strategy_on_the_local_model_gives_valid_rows_and_replays_by_seed() {
-    let Some(model) = model_or_skip() else {
-        return;
-    };
+    let model = smollm2().unwrap_or_else(|why| panic!("{why}"));
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let p = |name: &str| dir.path().join(name);

@@ -3,22 +3,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use ehrsynth_study::journal::StudyJournal;
 use ehrsynth_study::results::StudyResults;
 
-fn ehrsynth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ehrsynth"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{ehrsynth, text};
 
 fn ci_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci.toml")
