@@ -1,8 +1,6 @@
-//! The strategies' prompts: snapshots of each (set UPDATE_SNAPSHOTS=1 to rewrite them after a
-//! deliberate change), and the privacy rule: without an explicit opt-in for the provider, no real
+//! The strategies' prompts: snapshots of each (insta; accept a deliberate change with
+//! `cargo insta review` or `INSTA_UPDATE=always`), and the privacy rule: without an explicit opt-in for the provider, no real
 //! row — and no value seen fewer than k times — ever appears in a prompt.
-
-use std::path::PathBuf;
 
 use ehrsynth_llm::context::{ContextOptions, PromptContext};
 use ehrsynth_llm::prompt::{Strategy, Template};
@@ -87,19 +85,8 @@ fn all_prompts(context: &PromptContext) -> Vec<(Strategy, String)> {
 fn every_strategy_matches_its_snapshot() {
     let context =
         PromptContext::build(&table(), &schema(), &ContextOptions::default(), "openai", 1).unwrap();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     for (strategy, prompt) in all_prompts(&context) {
-        let path = dir.join(format!("{}.txt", strategy.name()));
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(&path, &prompt).unwrap();
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            prompt,
-            expected,
-            "prompt of '{}' changed; rerun with UPDATE_SNAPSHOTS=1 if deliberate",
-            strategy.name()
-        );
+        insta::assert_snapshot!(strategy.name(), prompt);
     }
 }
 

@@ -99,3 +99,30 @@ fn error_chain(error: &anyhow::Error) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap wraps help at 100 columns when it is not written to a terminal (and at the
+    /// terminal's width otherwise), so an example line wider than that is broken mid-command.
+    #[test]
+    fn every_examples_text_fits_100_columns() {
+        let texts = [
+            ("ehrsynth", super::EXAMPLES),
+            ("cohort", super::commands::cohort::EXAMPLES),
+            ("evaluate", super::commands::evaluate::EXAMPLES),
+            ("generate", super::commands::generate::EXAMPLES),
+            ("importance", super::commands::importance::EXAMPLES),
+            ("model", super::commands::model::EXAMPLES),
+            ("quickstart", super::commands::quickstart::EXAMPLES),
+            ("schema", super::commands::schema::EXAMPLES),
+            ("split", super::commands::split::EXAMPLES),
+            ("study", super::commands::study::EXAMPLES),
+        ];
+        for (command, text) in texts {
+            for line in text.lines() {
+                let width = line.chars().count();
+                assert!(width <= 100, "{command}: {width} columns: {line}");
+            }
+        }
+    }
+}

@@ -16,9 +16,11 @@ use crate::progress::Bars;
 pub const EXAMPLES: &str = "Examples:
   ehrsynth evaluate --train train.parquet --holdout holdout.parquet --synthetic synthetic.csv \\
       --json audit.json --html audit.html
-  ehrsynth evaluate --train train.csv --holdout holdout.csv --synthetic sdv.csv --schema cohort.schema.toml \\
-      --target death --site hospitalid --group is_female --group race_black --seed 7
-Roles default from the schema (the file given, else NAME.schema.toml beside --train, else inferred).
+  ehrsynth evaluate --train train.csv --holdout holdout.csv --synthetic sdv.csv \\
+      --schema cohort.schema.toml --target death --site hospitalid --group is_female \\
+      --group race_black --seed 7
+Roles default from the schema (the file given, else NAME.schema.toml beside --train, else
+inferred).
 docs/metrics.md defines every number and the JSON layout.";
 
 /// Arguments of `ehrsynth evaluate`.

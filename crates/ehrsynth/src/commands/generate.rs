@@ -13,20 +13,22 @@ use super::evaluate::load_schema;
 use crate::progress::Bars;
 
 pub const EXAMPLES: &str = "Examples:
-  ehrsynth generate --train train.parquet --generator copula --rows 10000 --seed 1 --out copula.parquet
+  ehrsynth generate --train train.parquet --generator copula --rows 10000 --seed 1 \\
+      --out copula.parquet
   ehrsynth generate --train train.parquet --generator copula --rows 1000 --features top10.txt \\
       --condition is_female=1 --seed 1 --out women.csv
-  ehrsynth generate --train train.parquet --generator bayesnet --epsilon 1.0 --rows 10000 --out dp.parquet
-  ehrsynth generate --train train.parquet --generator llm --strategy schema --provider openai-compatible \
-      --base-url http://127.0.0.1:8080 --rows 1000 --out llm.csv
-  OPENAI_API_KEY=... ehrsynth generate --train train.parquet --generator llm --strategy group \
+  ehrsynth generate --train train.parquet --generator bayesnet --epsilon 1.0 --rows 10000 \\
+      --out dp.parquet
+  ehrsynth generate --train train.parquet --generator llm --strategy schema \\
+      --provider openai-compatible --base-url http://127.0.0.1:8080 --rows 1000 --out llm.csv
+  OPENAI_API_KEY=... ehrsynth generate --train train.parquet --generator llm --strategy group \\
       --provider openai --model gpt-4o-mini --rows 1000 --max-cost 5 --out gpt.csv
-  ehrsynth generate --train train.parquet --generator llm --provider anthropic \
+  ehrsynth generate --train train.parquet --generator llm --provider anthropic \\
       --model claude-sonnet-4-20250514 --rows 1000 --estimate --out claude.csv
-  ehrsynth generate --train train.parquet --generator llm --provider local --strategy group \
+  ehrsynth generate --train train.parquet --generator llm --provider local --strategy group \\
       --features top10.txt --rows 200 --seed 1 --out local.csv     # offline, in-process SmolLM2
-  ehrsynth generate --train train.parquet --generator llm --provider local --model-path qwen.gguf \
-      --strategy schema --rows 100 --threads 8 --out qwen.csv
+  ehrsynth generate --train train.parquet --generator llm --provider local \\
+      --model-path qwen.gguf --strategy schema --rows 100 --threads 8 --out qwen.csv
 The output has the schema's columns (or the chosen features plus the target) in schema order,
 every row valid against the schema; its schema is written beside it.
 Exit codes: 0 = all --rows rows written; 1 = an error; 2 = a usage error; 3 = incomplete: fewer

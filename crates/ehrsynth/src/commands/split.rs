@@ -12,8 +12,10 @@ use super::cohort::write_with_schema;
 use super::evaluate::load_schema;
 
 pub const EXAMPLES: &str = "Examples:
-  ehrsynth split reference.parquet --holdout-share 0.2 --train train.parquet --holdout holdout.parquet
-  ehrsynth split eicu.parquet --by-site --site-share 0.2 --train train.parquet --holdout holdout.parquet
+  ehrsynth split reference.parquet --holdout-share 0.2 --train train.parquet \\
+      --holdout holdout.parquet
+  ehrsynth split eicu.parquet --by-site --site-share 0.2 --train train.parquet \\
+      --holdout holdout.parquet
   ehrsynth split eicu.parquet --by-site --sites 73,264 --train train.csv --holdout holdout.csv
 Random splits keep the target's rate on both sides; site splits hold out whole hospitals.";
 

@@ -13,7 +13,12 @@ pub fn ehrsynth(args: &[&str]) -> Output {
 /// [`ehrsynth`] with extra environment variables (e.g. the model cache).
 pub fn ehrsynth_with_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ehrsynth"));
-    command.args(args).stdin(Stdio::null());
+    // Help text is wrapped to $COLUMNS when set: leave it unset so help reads as in a pipe.
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("COLUMNS")
+        .env_remove("LINES");
     for (name, value) in env {
         command.env(name, value);
     }
