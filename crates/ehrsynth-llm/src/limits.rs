@@ -21,17 +21,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Conservative defaults: below the first paid tier of each hosted API for its most
-    /// restricted common model (accounts with higher tiers raise them with `--rpm`/`--tpm`), one
-    /// request at a time and no rate limit for a local OpenAI-compatible server or the in-process model.
+    /// The provider's defaults, from its entry in [`crate::provider::PROVIDERS`].
     pub fn default_for(provider: ProviderKind) -> Self {
-        let (concurrency, requests_per_minute, tokens_per_minute) = match provider {
-            ProviderKind::OpenAi => (4, Some(100), Some(30_000)),
-            ProviderKind::Anthropic => (4, Some(50), Some(30_000)),
-            ProviderKind::Gemini => (4, Some(100), Some(1_000_000)),
-            // The in-process model uses every core for one request at a time.
-            ProviderKind::OpenAiCompatible | ProviderKind::Local => (1, None, None),
-        };
+        let (concurrency, requests_per_minute, tokens_per_minute) = provider.info().limits;
         Self {
             concurrency,
             requests_per_minute,

@@ -27,44 +27,148 @@ pub enum ProviderKind {
     Local,
 }
 
+/// What ehrsynth knows about one provider, written once: the CLI, the study config, the request
+/// limits, the key check and the billing questions all read [`PROVIDERS`].
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderInfo {
+    /// Its wire format.
+    pub kind: ProviderKind,
+    /// The name users type (`--provider`, a study's `providers`).
+    pub name: &'static str,
+    /// Other names accepted for it.
+    pub aliases: &'static [&'static str],
+    /// The environment variable holding its API key by default ("" when it takes none).
+    pub key_variable: &'static str,
+    /// Whether a request needs an API key.
+    pub needs_key: bool,
+    /// The default base URL.
+    pub base_url: &'static str,
+    /// Whether it bills money per token (a study asks before using it; prices must be known).
+    pub billed: bool,
+    /// Whether requests stay in this process (no network at all).
+    pub in_process: bool,
+    /// Default requests in flight, requests per minute and tokens per minute: below the first
+    /// paid tier of each hosted API for its most restricted common model (higher tiers raise
+    /// them with `--rpm`/`--tpm`); one request at a time and no rate limit for a server beside
+    /// the data or the in-process model (which uses every core for one request).
+    pub limits: (usize, Option<u32>, Option<u64>),
+}
+
+/// Every provider, in the order they are listed to users.
+pub const PROVIDERS: &[ProviderInfo] = &[
+    ProviderInfo {
+        kind: ProviderKind::Local,
+        name: "local",
+        aliases: &[],
+        key_variable: "",
+        needs_key: false,
+        base_url: "local://",
+        billed: false,
+        in_process: true,
+        limits: (1, None, None),
+    },
+    ProviderInfo {
+        kind: ProviderKind::OpenAi,
+        name: "openai",
+        aliases: &[],
+        key_variable: "OPENAI_API_KEY",
+        needs_key: true,
+        base_url: "https://api.openai.com",
+        billed: true,
+        in_process: false,
+        limits: (4, Some(100), Some(30_000)),
+    },
+    ProviderInfo {
+        kind: ProviderKind::Anthropic,
+        name: "anthropic",
+        aliases: &[],
+        key_variable: "ANTHROPIC_API_KEY",
+        needs_key: true,
+        base_url: "https://api.anthropic.com",
+        billed: true,
+        in_process: false,
+        limits: (4, Some(50), Some(30_000)),
+    },
+    ProviderInfo {
+        kind: ProviderKind::Gemini,
+        name: "gemini",
+        aliases: &[],
+        key_variable: "GEMINI_API_KEY",
+        needs_key: true,
+        base_url: "https://generativelanguage.googleapis.com",
+        billed: true,
+        in_process: false,
+        limits: (4, Some(100), Some(1_000_000)),
+    },
+    ProviderInfo {
+        kind: ProviderKind::OpenAiCompatible,
+        name: "openai-compatible",
+        aliases: &["vllm", "llama.cpp", "ollama"],
+        key_variable: "OPENAI_COMPATIBLE_API_KEY",
+        needs_key: false,
+        base_url: "http://127.0.0.1:8080",
+        billed: false,
+        in_process: false,
+        limits: (1, None, None),
+    },
+];
+
+/// The provider names as a user reads them in an error: "local, openai, ... or openai-compatible".
+pub fn provider_names() -> String {
+    let names: Vec<&str> = PROVIDERS.iter().map(|p| p.name).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The message for a provider name that is none of [`PROVIDERS`].
+pub fn unknown_provider(name: &str) -> String {
+    format!("unknown provider '{name}': use {}", provider_names())
+}
+
 impl ProviderKind {
-    /// Parses `openai`, `anthropic`, `gemini` or `openai-compatible`.
+    /// Parses a provider's name or alias (any case), e.g. `openai`, `vllm`, `local`.
     pub fn parse(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "openai" => Some(Self::OpenAi),
-            "anthropic" => Some(Self::Anthropic),
-            "gemini" => Some(Self::Gemini),
-            "openai-compatible" | "vllm" | "llama.cpp" | "ollama" => Some(Self::OpenAiCompatible),
-            "local" => Some(Self::Local),
-            _ => None,
-        }
+        let name = name.to_ascii_lowercase();
+        PROVIDERS
+            .iter()
+            .find(|p| p.name == name || p.aliases.contains(&name.as_str()))
+            .map(|p| p.kind)
+    }
+
+    /// Its entry in [`PROVIDERS`].
+    pub fn info(self) -> &'static ProviderInfo {
+        PROVIDERS
+            .iter()
+            .find(|p| p.kind == self)
+            .expect("every ProviderKind has an entry in PROVIDERS")
     }
 
     /// The environment variable holding the API key by default.
     pub fn default_key_variable(self) -> &'static str {
-        match self {
-            Self::OpenAi => "OPENAI_API_KEY",
-            Self::Anthropic => "ANTHROPIC_API_KEY",
-            Self::Gemini => "GEMINI_API_KEY",
-            Self::OpenAiCompatible => "OPENAI_COMPATIBLE_API_KEY",
-            Self::Local => "",
-        }
+        self.info().key_variable
     }
 
     /// The default base URL.
     pub fn default_base_url(self) -> &'static str {
-        match self {
-            Self::OpenAi => "https://api.openai.com",
-            Self::Anthropic => "https://api.anthropic.com",
-            Self::Gemini => "https://generativelanguage.googleapis.com",
-            Self::OpenAiCompatible => "http://127.0.0.1:8080",
-            Self::Local => "local://",
-        }
+        self.info().base_url
     }
 
     /// Whether requests stay on this machine (no network at all).
     pub fn is_in_process(self) -> bool {
-        self == Self::Local
+        self.info().in_process
+    }
+
+    /// Whether it bills money per token.
+    pub fn is_billed(self) -> bool {
+        self.info().billed
+    }
+
+    /// Whether a request needs an API key.
+    pub fn needs_key(self) -> bool {
+        self.info().needs_key
     }
 }
 
@@ -479,6 +583,36 @@ pub fn read_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_provider_is_written_once_and_found_by_each_of_its_names() {
+        let kinds = [
+            ProviderKind::Local,
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+            ProviderKind::OpenAiCompatible,
+        ];
+        assert_eq!(PROVIDERS.len(), kinds.len());
+        for kind in kinds {
+            let info = kind.info();
+            assert_eq!(info.kind, kind);
+            for name in std::iter::once(&info.name).chain(info.aliases) {
+                assert_eq!(ProviderKind::parse(name), Some(kind), "{name}");
+                assert_eq!(ProviderKind::parse(&name.to_uppercase()), Some(kind), "{name}");
+            }
+            // Only a provider that needs a key has a variable to read it from; only a billed
+            // one is asked about before a study spends on it.
+            assert_eq!(info.needs_key, !info.key_variable.is_empty() && info.billed);
+        }
+        assert_eq!(ProviderKind::parse("openai-compatibl"), None);
+        assert_eq!(
+            unknown_provider("gpt"),
+            "unknown provider 'gpt': use local, openai, anthropic, gemini or openai-compatible"
+        );
+        assert!(ProviderKind::Local.is_in_process() && !ProviderKind::Local.is_billed());
+        assert!(ProviderKind::Anthropic.is_billed() && ProviderKind::Anthropic.needs_key());
+    }
 
     fn params() -> Parameters {
         Parameters {

@@ -92,19 +92,12 @@ pub type TransportFor<'a> =
 
 /// The wire format of a provider name.
 pub fn wire_format(provider: &str) -> Result<ProviderKind, String> {
-    ProviderKind::parse(provider).ok_or_else(|| {
-        format!(
-            "unknown provider '{provider}': use local, openai, anthropic, gemini or openai-compatible"
-        )
-    })
+    ProviderKind::parse(provider).ok_or_else(|| ehrsynth_llm::provider::unknown_provider(provider))
 }
 
 /// Whether a provider bills money (so the study asks before using it).
 pub fn is_paid(provider: &str) -> bool {
-    !matches!(
-        wire_format(provider),
-        Ok(ProviderKind::OpenAiCompatible | ProviderKind::Local) | Err(_)
-    )
+    ProviderKind::parse(provider).is_some_and(ProviderKind::is_billed)
 }
 
 /// The price a cell counts with: the built-in table for its model (as `generate` reads it), with
@@ -140,19 +133,14 @@ pub fn llm_config(
 ) -> Result<LlmConfig, String> {
     let strategy = Strategy::parse(&settings.strategy).map_err(|e| e.to_string())?;
     let provider = wire_format(&settings.provider)?;
-    let local = settings.provider.eq_ignore_ascii_case("local");
+    let local = provider.is_in_process();
     let key_variable = settings
         .api_key_env
         .clone()
         .unwrap_or_else(|| provider.default_key_variable().to_string());
     // The key is read here and only ever placed in a request header.
     let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
-    if api_key.is_none()
-        && !matches!(
-            provider,
-            ProviderKind::OpenAiCompatible | ProviderKind::Local
-        )
-    {
+    if api_key.is_none() && provider.needs_key() {
         return Err(format!(
             "{} needs an API key in the environment variable {key_variable}",
             settings.provider

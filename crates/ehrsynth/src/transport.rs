@@ -17,7 +17,7 @@ use crate::progress::Bars;
 /// The transport for a study cell: the in-process model for `local` (model `default` is the
 /// pulled SmolLM2, any other name a GGUF file), HTTP or TLS (Mozilla's roots) otherwise.
 pub fn transport_for(needs: &TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> {
-    if needs.provider.eq_ignore_ascii_case("local") {
+    if ehrsynth_llm::context::is_in_process(needs.provider) {
         let model_path = (!matches!(needs.model, "" | "default")).then(|| Path::new(needs.model));
         let transport = local_transport(model_path, 0, needs.schema, needs.rows_per_request)
             .map_err(|e| format!("{e:#}"))?;

@@ -406,12 +406,8 @@ fn llm_generator(
     let rows_per_request =
         ehrsynth_llm::context::default_rows_per_request(&o.provider, o.rows_per_request);
     let strategy = Strategy::parse(&o.strategy)?;
-    let provider = ProviderKind::parse(&o.provider).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown provider '{}': use local, openai, anthropic, gemini or openai-compatible",
-            o.provider
-        )
-    })?;
+    let provider = ProviderKind::parse(&o.provider)
+        .ok_or_else(|| anyhow::anyhow!(ehrsynth_llm::provider::unknown_provider(&o.provider)))?;
     let template_text = o
         .template
         .as_ref()
@@ -560,11 +556,7 @@ fn run_price(
     if let Some(path) = &o.prices {
         table.merge_file(path)?;
     }
-    let free = matches!(
-        provider,
-        ehrsynth_llm::provider::ProviderKind::OpenAiCompatible
-            | ehrsynth_llm::provider::ProviderKind::Local
-    );
+    let free = !provider.is_billed();
     let price =
         ehrsynth_llm::prices::run_price(&table, &o.model, free, o.price_input, o.price_output)
             .map_err(|e| anyhow::anyhow!("{e} (--price-input and --price-output)"))?;
