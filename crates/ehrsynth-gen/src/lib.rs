@@ -7,6 +7,8 @@
 //!   `ehrsynth-llm` (prompts, engine, providers, parsing).
 //! - [`normal`]: the standard normal distribution.
 //! - [`order_gaps`]: order rules kept by construction, ordered columns modelled as gaps.
+//! - [`registry`]: the statistical generators, one entry each, read by the CLI, the study, the
+//!   report and the quickstart.
 //!
 //! Every generated table has the schema's columns in its order and every row satisfies the
 //! schema. Not here: LLM requests, prompts and answer parsing (`ehrsynth-llm`), reading files, the
@@ -19,6 +21,7 @@ pub mod linalg;
 pub mod llm;
 pub mod normal;
 pub mod order_gaps;
+pub mod registry;
 
 pub use bayesnet::{BayesNet, BayesNetConfig};
 pub use copula::GaussianCopula;

@@ -599,7 +599,11 @@ mod tests {
             assert_eq!(info.kind, kind);
             for name in std::iter::once(&info.name).chain(info.aliases) {
                 assert_eq!(ProviderKind::parse(name), Some(kind), "{name}");
-                assert_eq!(ProviderKind::parse(&name.to_uppercase()), Some(kind), "{name}");
+                assert_eq!(
+                    ProviderKind::parse(&name.to_uppercase()),
+                    Some(kind),
+                    "{name}"
+                );
             }
             // Only a provider that needs a key has a variable to read it from; only a billed
             // one is asked about before a study spends on it.

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use ehrsynth_eval::{AuditConfig, audit};
 use ehrsynth_gen::llm::LlmGenerator;
-use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
+use ehrsynth_gen::registry::GeneratorSettings;
+use ehrsynth_gen::{Generator, SampleOptions};
 use ehrsynth_llm::Journal;
 use ehrsynth_llm::context::default_rows_per_request;
 use ehrsynth_table::{Progress, Role, Schema, Table};
@@ -43,14 +44,9 @@ pub fn statistical_generator(
     epsilon: Option<f64>,
 ) -> Result<Box<dyn Generator>, String> {
     match kind {
-        GeneratorKind::Copula if epsilon.is_some() => {
-            Err("epsilon applies to the Bayesian network only".into())
-        }
-        GeneratorKind::Copula => Ok(Box::new(GaussianCopula::new())),
-        GeneratorKind::Bayesnet => Ok(Box::new(BayesNet::new(BayesNetConfig {
-            epsilon,
-            ..BayesNetConfig::default()
-        }))),
+        GeneratorKind::Statistical(entry) => entry
+            .generator(&GeneratorSettings { epsilon })
+            .map_err(|e| e.to_string()),
         GeneratorKind::Llm => Err("the LLM generator is built from LlmSettings".into()),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ehrsynth_gen::registry::{self, GeneratorEntry};
 use serde::{Deserialize, Serialize};
 
 use crate::StudyError;
@@ -267,26 +268,50 @@ fn default_seeds() -> Vec<u64> {
     vec![1]
 }
 
-/// Which generator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which generator: a statistical one of [`ehrsynth_gen::registry::GENERATORS`], or the LLM
+/// strategies. Written in the config as its name (`copula`, `bayesnet`, `llm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeneratorKind {
-    /// Gaussian copula.
-    Copula,
-    /// Bayesian network (PrivBayes).
-    Bayesnet,
+    /// A statistical generator.
+    Statistical(&'static GeneratorEntry),
     /// An LLM with prompting strategies.
     Llm,
 }
 
 impl GeneratorKind {
-    /// `copula`, `bayesnet` or `llm`.
+    /// The generator called `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        if name == registry::LLM {
+            return Some(Self::Llm);
+        }
+        registry::find(name).map(Self::Statistical)
+    }
+
+    /// Its name: `copula`, `bayesnet`, `llm`, ...
     pub fn name(self) -> &'static str {
         match self {
-            Self::Copula => "copula",
-            Self::Bayesnet => "bayesnet",
-            Self::Llm => "llm",
+            Self::Statistical(entry) => entry.name,
+            Self::Llm => registry::LLM,
         }
+    }
+
+    /// Whether it takes a differential-privacy budget.
+    pub fn takes_epsilon(self) -> bool {
+        matches!(self, Self::Statistical(entry) if entry.takes_epsilon)
+    }
+}
+
+impl Serialize for GeneratorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for GeneratorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, registry::names()))
     }
 }
 
@@ -552,10 +577,7 @@ impl StudyConfig {
                     return Err(format!("{} must be at least 1", at("rows_per_request")));
                 }
                 if !g.epsilon.is_empty() {
-                    return Err(format!(
-                        "{}: only the bayesnet takes epsilon",
-                        at("epsilon")
-                    ));
+                    return Err(only_some_take_epsilon(&at("epsilon")));
                 }
             }
             kind => {
@@ -572,16 +594,21 @@ impl StudyConfig {
                         ));
                     }
                 }
-                if kind == GeneratorKind::Copula && !g.epsilon.is_empty() {
-                    return Err(format!(
-                        "{}: only the bayesnet takes epsilon",
-                        at("epsilon")
-                    ));
+                if !kind.takes_epsilon() && !g.epsilon.is_empty() {
+                    return Err(only_some_take_epsilon(&at("epsilon")));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The error for an ε given to a generator that takes none.
+fn only_some_take_epsilon(key: &str) -> String {
+    format!(
+        "{key}: only the {} takes epsilon",
+        registry::epsilon_takers(|g| g.name)
+    )
 }
 
 fn check_list<T>(key: &str, values: &[T], valid: impl Fn(&T) -> bool) -> Result<(), String> {

@@ -6,16 +6,14 @@ use std::time::Instant;
 
 use ehrsynth_cohort::features::eicu_schema;
 use ehrsynth_cohort::reference::{ReferenceConfig, reference_cohort};
-use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
+use ehrsynth_gen::SampleOptions;
+use ehrsynth_gen::registry::{GENERATORS, GeneratorEntry, GeneratorSettings};
 use ehrsynth_table::NoProgress;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
-
-/// Makes a fresh, unfitted generator.
-type Maker = Box<dyn Fn() -> Box<dyn Generator>>;
 
 fn main() {
     let train = reference_cohort(&ReferenceConfig {
@@ -26,29 +24,19 @@ fn main() {
     .expect("cohort")
     .table;
     let schema = eicu_schema();
-    let makers: Vec<(&str, Maker)> = vec![
-        (
-            "copula",
-            Box::new(|| Box::new(GaussianCopula::new()) as Box<dyn Generator>),
-        ),
-        (
-            "bayesnet",
-            Box::new(|| Box::new(BayesNet::new(BayesNetConfig::default())) as Box<dyn Generator>),
-        ),
-        (
-            "bayesnet eps=1",
-            Box::new(|| {
-                Box::new(BayesNet::new(BayesNetConfig {
-                    epsilon: Some(1.0),
-                    ..BayesNetConfig::default()
-                })) as Box<dyn Generator>
-            }),
-        ),
-    ];
-    for (name, make) in makers {
+    // Every registered generator, and each private one again at ε = 1.
+    let mut runs: Vec<(String, &GeneratorEntry, GeneratorSettings)> = Vec::new();
+    for entry in GENERATORS {
+        runs.push((entry.name.into(), entry, GeneratorSettings::default()));
+        if entry.takes_epsilon {
+            let private = GeneratorSettings { epsilon: Some(1.0) };
+            runs.push((format!("{} eps=1", entry.name), entry, private));
+        }
+    }
+    for (name, entry, settings) in runs {
         let (mut fits, mut samples) = (Vec::new(), Vec::new());
         for run in 0..3u64 {
-            let mut generator = make();
+            let mut generator = entry.generator(&settings).expect("a generator");
             let start = Instant::now();
             generator
                 .fit(&train, &schema, run, &NoProgress)

@@ -39,13 +39,11 @@ pub fn strategy_words(strategy: &str) -> &str {
 
 /// What the report compares: the generator, with its strategy and model for LLM cells.
 pub fn method(spec: &CellSpec) -> String {
+    if let Some(entry) = ehrsynth_gen::registry::find(&spec.generator) {
+        return entry.label_with(spec.epsilon);
+    }
     match spec.generator.as_str() {
-        "copula" => "Gaussian copula".into(),
-        "bayesnet" => match spec.epsilon {
-            Some(e) => format!("Bayesian network (ε = {e})"),
-            None => "Bayesian network".into(),
-        },
-        "llm" => {
+        ehrsynth_gen::registry::LLM => {
             let strategy = strategy_words(spec.strategy.as_deref().unwrap_or("?"));
             let model = [spec.provider.as_deref(), spec.model.as_deref()]
                 .into_iter()

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use ehrsynth_gen::{Condition, GaussianCopula, Generator, SampleOptions};
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use ehrsynth_gen::registry;
+use ehrsynth_gen::{Condition, Generator, SampleOptions};
 use ehrsynth_table::Schema;
 use ehrsynth_table::io::read_table;
 
@@ -34,15 +36,14 @@ every row valid against the schema; its schema is written beside it.
 Exit codes: 0 = all --rows rows written; 1 = an error; 2 = a usage error; 3 = incomplete: fewer
 rows than --rows were generated (those are written; a rerun resumes from the journal).";
 
-/// The generators `generate` offers.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum GeneratorKind {
-    /// Gaussian copula with empirical marginals.
-    Copula,
-    /// Bayesian network (PrivBayes), optionally differentially private.
-    Bayesnet,
-    /// An LLM with one of the four prompting strategies (hosted APIs or a local server).
-    Llm,
+/// The generators `generate` offers: the statistical ones of the registry, then the LLM.
+fn generator_values() -> PossibleValuesParser {
+    let statistical = registry::GENERATORS
+        .iter()
+        .map(|g| PossibleValue::new(g.name).help(g.about));
+    let llm = PossibleValue::new(registry::LLM)
+        .help("An LLM with one of the four prompting strategies (hosted APIs or a local server)");
+    PossibleValuesParser::new(statistical.chain(std::iter::once(llm)))
 }
 
 /// Arguments of `ehrsynth generate`.
@@ -55,8 +56,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Which generator.
-    #[arg(long, value_enum)]
-    generator: GeneratorKind,
+    #[arg(long, value_parser = generator_values())]
+    generator: String,
     /// Rows to generate.
     #[arg(long)]
     rows: usize,
@@ -238,8 +239,8 @@ pub fn feature_schema(
 /// The group strategy conditions each request on the first group column of the schema: keep that
 /// column when the feature list (e.g. a top-10 list from `importance`) leaves every group out.
 fn keep_group_column(args: &GenerateArgs, schema: &Schema, features: &mut Vec<String>) {
-    let group_strategy = matches!(args.generator, GeneratorKind::Llm)
-        && args.llm.strategy.eq_ignore_ascii_case("group");
+    let group_strategy =
+        args.generator == registry::LLM && args.llm.strategy.eq_ignore_ascii_case("group");
     let groups = schema.with_role(ehrsynth_table::Role::Group);
     if !group_strategy || groups.iter().any(|g| features.iter().any(|f| f == g)) {
         return;
@@ -250,26 +251,19 @@ fn keep_group_column(args: &GenerateArgs, schema: &Schema, features: &mut Vec<St
     }
 }
 
-/// A fresh generator of the given kind.
-pub fn new_generator(
-    kind: GeneratorKind,
-    epsilon: Option<f64>,
-) -> anyhow::Result<Box<dyn Generator>> {
-    Ok(match kind {
-        GeneratorKind::Copula => {
-            if epsilon.is_some() {
-                bail!("--epsilon applies to the Bayesian network only (--generator bayesnet)");
-            }
-            Box::new(GaussianCopula::new())
-        }
-        GeneratorKind::Bayesnet => {
-            Box::new(ehrsynth_gen::BayesNet::new(ehrsynth_gen::BayesNetConfig {
-                epsilon,
-                ..ehrsynth_gen::BayesNetConfig::default()
-            }))
-        }
-        GeneratorKind::Llm => bail!("the LLM generator needs its options: use llm_generator"),
-    })
+/// A fresh statistical generator called `name` (one of the registry's).
+pub fn new_generator(name: &str, epsilon: Option<f64>) -> anyhow::Result<Box<dyn Generator>> {
+    let Some(entry) = registry::find(name) else {
+        bail!("no statistical generator '{name}' (the LLM needs its options: use llm_generator)");
+    };
+    if epsilon.is_some() && !entry.takes_epsilon {
+        bail!(
+            "--epsilon applies to the {} only (--generator {})",
+            registry::epsilon_takers(|g| g.label),
+            registry::epsilon_takers(|g| g.name)
+        );
+    }
+    Ok(entry.generator(&registry::GeneratorSettings { epsilon })?)
 }
 
 /// Options given that would do nothing, each with what to do instead.
@@ -277,7 +271,7 @@ fn options_that_do_nothing(args: &GenerateArgs) -> Vec<String> {
     use ehrsynth_llm::context::{default_examples, is_in_process};
     let o = &args.llm;
     let mut said = Vec::new();
-    let llm = matches!(args.generator, GeneratorKind::Llm);
+    let llm = args.generator == registry::LLM;
     if !llm {
         let llm_only = [
             (o.estimate, "--estimate"),
@@ -347,12 +341,13 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         None => full,
     };
     let train = read_table(&args.train, Some(&schema)).context("reading --train")?;
-    let mut generator = match args.generator {
-        GeneratorKind::Llm => match llm_generator(&args, &train, &schema)? {
+    let mut generator = if args.generator == registry::LLM {
+        match llm_generator(&args, &train, &schema)? {
             Some(generator) => generator,
             None => return Ok(()), // --estimate
-        },
-        kind => new_generator(kind, args.epsilon)?,
+        }
+    } else {
+        new_generator(&args.generator, args.epsilon)?
     };
     let bars = Bars::default();
     let started = std::time::Instant::now();

@@ -1,6 +1,7 @@
 //! `ehrsynth quickstart`: the offline main job. It builds the simulated reference cohort, prints
 //! its schema and a per-column summary, ranks the features for mortality (top10.txt), splits it,
-//! fits the Gaussian copula and the Bayesian network on the top 10 features and on all of them,
+//! fits every statistical generator of the registry (the Gaussian copula, the Bayesian network)
+//! on the top 10 features and on all of them,
 //! audits each synthetic table against the held-out real rows, and prints one comparison table
 //! (JSON and HTML audits are written per cell). The full study (LLM strategies, the report)
 //! grows here as those issues land.
@@ -10,7 +11,8 @@ use std::path::PathBuf;
 use clap::Args;
 use ehrsynth_cohort::features::eicu_schema;
 use ehrsynth_eval::{AuditConfig, AuditReport, audit};
-use ehrsynth_gen::{BayesNet, BayesNetConfig, GaussianCopula, Generator, SampleOptions};
+use ehrsynth_gen::SampleOptions;
+use ehrsynth_gen::registry;
 use ehrsynth_table::Schema;
 use ehrsynth_table::split::stratified_split;
 
@@ -83,11 +85,9 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let bars = Bars::default();
     let mut cells = Vec::new();
     for (features, cell_schema) in &feature_sets {
-        for generator in ["copula", "bayesnet"] {
-            let mut model: Box<dyn Generator> = match generator {
-                "copula" => Box::new(GaussianCopula::new()),
-                _ => Box::new(BayesNet::new(BayesNetConfig::default())),
-            };
+        for entry in registry::GENERATORS {
+            let generator = entry.name;
+            let mut model = entry.generator(&registry::GeneratorSettings::default())?;
             let train_cell = train.select(&cell_schema.names())?;
             let holdout_cell = holdout.select(&cell_schema.names())?;
             model.fit(&train_cell, cell_schema, seed, &bars)?;
