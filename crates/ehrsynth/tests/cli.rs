@@ -6,7 +6,9 @@ use std::process::Command;
 use ehrsynth_table::io::read_table;
 
 mod support;
-use support::{ehrsynth, path, text};
+use support::{
+    ehrsynth, openai_answer, path, read_request, request_seed, seeded_rows, text, write_json,
+};
 
 fn demo_dir() -> PathBuf {
     std::env::var_os("EHRSYNTH_EICU_DEMO")
@@ -491,7 +493,6 @@ fn quickstart_builds_generates_and_audits() {
 
 /// A loopback OpenAI-compatible server: each request gets 4 fresh CSV rows; counts requests.
 fn fake_openai_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -499,33 +500,14 @@ fn fake_openai_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsiz
     std::thread::spawn(move || {
         for stream in listener.incoming().take(200) {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let _ = read_request(&mut reader);
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64;
             let rows: String = (0..4)
                 .map(|k| format!("{}.25,{}\n", 20 + 4 * n + k, k % 2)) // fractional ages: never a copy of a training row
                 .collect();
-            let answer = serde_json::json!({
-                "choices": [{ "message": { "content": format!("```csv\nage,death\n{rows}```") }, "finish_reason": "stop" }],
-                "usage": { "prompt_tokens": 50, "completion_tokens": 30 }
-            })
-            .to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                answer.len()
-            );
+            let content = format!("```csv\nage,death\n{rows}```");
+            write_json(&mut stream, &openai_answer(&content, 50, 30));
         }
     });
     (url, served)
@@ -643,7 +625,6 @@ fn generate_with_an_llm_on_a_local_server_and_resume() {
 fn slow_seeded_server(
     delay: std::time::Duration,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
@@ -653,41 +634,17 @@ fn slow_seeded_server(
             let Ok(mut stream) = stream else { continue };
             let log = log.clone();
             std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let Some(body) = read_request(&mut reader) else {
                     return;
-                }
-                let body = String::from_utf8_lossy(&body).into_owned();
-                let seed = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["seed"].as_u64())
-                    .unwrap_or(0);
-                log.lock().unwrap().push(body);
+                };
+                let seed = request_seed(&body);
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
                 std::thread::sleep(delay);
-                let rows: String = (0..4)
-                    .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
-                    .collect();
-                let answer = serde_json::json!({
-                    "choices": [{ "message": { "content": format!("age,death\n{rows}") }, "finish_reason": "stop" }],
-                    "usage": { "prompt_tokens": 50, "completion_tokens": 30 }
-                })
-                .to_string();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
+                let content = format!("age,death\n{}", seeded_rows(seed));
+                write_json(&mut stream, &openai_answer(&content, 50, 30));
             });
         }
     });
@@ -907,7 +864,7 @@ fn llm_estimates_and_prices_from_the_command_line() {
 fn openai_over_tls() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ehrsynth-llm/tests/fixtures/tls");
     let certificates: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(fixtures.join("server.pem"))
@@ -934,40 +891,15 @@ fn openai_over_tls() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
             let (config, counter) = (config.clone(), counter.clone());
             std::thread::spawn(move || {
                 let connection = rustls::ServerConnection::new(config).unwrap();
-                let mut reader = BufReader::new(rustls::StreamOwned::new(connection, tcp));
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if length == 0 || reader.read_exact(&mut body).is_err() {
-                    return; // an untrusting client hangs up during the handshake
-                }
+                let mut reader = std::io::BufReader::new(rustls::StreamOwned::new(connection, tcp));
+                // An untrusting client hangs up during the handshake.
+                let Some(body) = read_request(&mut reader).filter(|b| !b.is_empty()) else {
+                    return;
+                };
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let seed = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["seed"]
-                    .as_u64()
-                    .unwrap();
-                let rows: String = (0..4)
-                    .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
-                    .collect();
-                let answer = serde_json::json!({
-                    "id": "chatcmpl-1", "object": "chat.completion",
-                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": format!("age,death\n{rows}") }, "finish_reason": "stop" }],
-                    "usage": { "prompt_tokens": 1000, "completion_tokens": 100 }
-                })
-                .to_string();
+                let content = format!("age,death\n{}", seeded_rows(request_seed(&body)));
                 let stream = reader.get_mut();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
+                write_json(stream, &openai_answer(&content, 1000, 100));
                 stream.conn.send_close_notify();
                 let _ = stream.flush();
             });
@@ -1543,36 +1475,17 @@ fn options_that_would_do_nothing_are_said() {
 
 #[test]
 fn an_answer_over_the_size_cap_is_a_failed_request_with_its_reason() {
-    use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming().take(50) {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let _ = reader.read_exact(&mut vec![0; length]);
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let _ = read_request(&mut reader);
             // Valid rows padded to 2 MiB.
-            let answer = serde_json::json!({
-                "choices": [{ "message": { "content": "age,death\n40.25,1\n41.75,0\n" }, "finish_reason": "stop" }],
-                "usage": { "prompt_tokens": 50, "completion_tokens": 30 },
-                "padding": "x".repeat(2 << 20),
-            })
-            .to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
-                answer.len()
-            );
+            let mut answer = openai_answer("age,death\n40.25,1\n41.75,0\n", 50, 30);
+            answer["padding"] = serde_json::json!("x".repeat(2 << 20));
+            write_json(&mut stream, &answer);
         }
     });
     let dir = tempfile::tempdir().unwrap();

@@ -34,3 +34,64 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
+
+/// Reads one HTTP/1.1 request from `reader`: the head, then a body of its Content-Length.
+/// `None` when the peer hung up before a whole request came (a client that gave up).
+pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// The request's `seed` (the engine sends slot number + run seed), 0 if it has none.
+pub fn request_seed(body: &[u8]) -> u64 {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["seed"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Four valid `age,death` rows derived from `seed`: a slot always gets the same rows, and the
+/// fractional ages are never a copy of a whole-numbered training row.
+pub fn seeded_rows(seed: u64) -> String {
+    (0..4)
+        .map(|k| format!("{}.5,{}\n", 20 + (4 * seed + k) % 70, k % 2))
+        .collect()
+}
+
+/// An OpenAI Chat Completions answer carrying `content`.
+pub fn openai_answer(
+    content: &str,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": content },
+                      "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens }
+    })
+}
+
+/// Writes `body` as a 200 JSON response.
+pub fn write_json(stream: &mut impl std::io::Write, body: &serde_json::Value) {
+    let body = body.to_string();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+}
