@@ -4,6 +4,7 @@
 //!
 //! - [`audit`]: the whole audit in one call, returning a serialisable [`AuditReport`].
 //! - [`fidelity`], [`detection`], [`utility`], [`fairness`], [`privacy`], [`importance`]: the sections.
+//! - [`metrics`]: the headline metrics, one entry each (key, label, direction, range, reader).
 //! - [`control`]: the real holdout scored as if it were the synthetic table, the ideal beside
 //!   each headline figure.
 //! - [`stats`]: the metric functions (KS, Wasserstein, AUROC, AUPRC, TVD, JS, KL, correlations,
@@ -25,6 +26,7 @@ pub mod fairness;
 pub mod fidelity;
 pub mod html;
 pub mod importance;
+pub mod metrics;
 pub mod model;
 pub mod neighbors;
 pub mod privacy;

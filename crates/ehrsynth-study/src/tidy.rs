@@ -1,93 +1,36 @@
 //! The tidy results table: one row per cell, one column per setting and per metric, written as
 //! CSV and Parquet through ehrsynth-table's io.
 
+use ehrsynth_eval::metrics::HEADLINE;
 use ehrsynth_table::{Column, Table};
 
 use crate::results::{CellResult, CellStatus};
 
-/// Metric columns, in order, with how each is read from a cell.
-type Metric = (&'static str, fn(&CellResult) -> Option<f64>);
+/// Metric columns read from a cell's usage rather than its audit, after the audit's headline
+/// metrics ([`ehrsynth_eval::metrics::HEADLINE`]).
+type UsageMetric = (&'static str, fn(&CellResult) -> Option<f64>);
 
-/// Every metric column of the tidy table (after the setting columns).
-pub const METRICS: &[Metric] = &[
-    ("kl_mean", |c| c.audit.as_ref()?.fidelity.kl_mean),
-    ("ks_mean", |c| c.audit.as_ref()?.fidelity.ks_mean),
-    ("tvd_mean", |c| c.audit.as_ref()?.fidelity.tvd_mean),
-    ("out_of_range_share", |c| {
-        Some(c.audit.as_ref()?.fidelity.out_of_range_share)
-    }),
-    ("correlation_mae", |c| {
-        c.audit.as_ref()?.fidelity.correlation_mae
-    }),
-    ("detection_auroc", |c| {
-        c.audit.as_ref()?.fidelity.detection_auroc
-    }),
-    ("exact_copy_share", |c| {
-        Some(c.audit.as_ref()?.fidelity.exact_copy_share)
-    }),
-    ("duplicate_share", |c| {
-        Some(c.audit.as_ref()?.fidelity.duplicate_share)
-    }),
-    ("constraint_broken_share_max", |c| {
-        let counts = &c.audit.as_ref()?.fidelity.constraints;
-        counts.iter().map(|k| k.share()).reduce(f64::max)
-    }),
-    ("tstr_auroc", |c| {
-        c.audit.as_ref()?.utility.as_ref()?.across.auroc
-    }),
-    ("tstr_auprc", |c| {
-        c.audit.as_ref()?.utility.as_ref()?.across.auprc
-    }),
-    ("within_auroc", |c| {
-        c.audit.as_ref()?.utility.as_ref()?.within.auroc
-    }),
-    ("trtr_auroc", |c| {
-        c.audit.as_ref()?.utility.as_ref()?.trtr.auroc
-    }),
-    ("unseen_sites_auroc", |c| {
-        c.audit
-            .as_ref()?
-            .utility
-            .as_ref()?
-            .unseen_sites_pooled
-            .as_ref()?
-            .auroc
-    }),
-    ("fairness_max_auroc_gap", |c| {
-        largest_gap(c, |g| g.auroc_gap)
-    }),
-    ("fairness_max_kl_gap", |c| largest_gap(c, |g| g.kl_gap)),
-    ("dcr_share", |c| {
-        c.audit.as_ref()?.privacy.as_ref()?.dcr_share
-    }),
-    ("nndr_mean", |c| {
-        c.audit.as_ref()?.privacy.as_ref()?.nndr_mean
-    }),
-    ("mia_auroc_max", |c| strongest_attack(c, |a| a.auroc)),
-    ("mia_advantage_max", |c| {
-        strongest_attack(c, |a| a.advantage)
-    }),
+/// The usage metric columns of the tidy table, after the headline metrics.
+pub const USAGE_METRICS: &[UsageMetric] = &[
     ("cost_usd", |c| c.usage.cost_usd),
     ("generate_seconds", |c| Some(c.usage.generate_seconds)),
     ("audit_seconds", |c| Some(c.usage.audit_seconds)),
 ];
 
-/// The largest of one gap over the cell's fairness groups.
-fn largest_gap(
-    cell: &CellResult,
-    gap: fn(&ehrsynth_eval::fairness::GroupGap) -> Option<f64>,
-) -> Option<f64> {
-    let fairness = cell.audit.as_ref()?.fairness.as_ref()?;
-    fairness.gaps.iter().filter_map(gap).reduce(f64::max)
-}
+/// How a metric column is read from a cell.
+pub type ReadMetric = Box<dyn Fn(&CellResult) -> Option<f64>>;
 
-/// The highest of one attack score over the cell's membership-inference attacks.
-fn strongest_attack(
-    cell: &CellResult,
-    score: fn(&ehrsynth_eval::privacy::AttackReport) -> Option<f64>,
-) -> Option<f64> {
-    let privacy = cell.audit.as_ref()?.privacy.as_ref()?;
-    privacy.attacks.iter().filter_map(score).reduce(f64::max)
+/// Every metric column of the tidy table, in order: the headline metrics, then usage.
+pub fn metric_columns() -> Vec<(&'static str, ReadMetric)> {
+    let headline = HEADLINE.iter().map(|m| {
+        let read: ReadMetric = Box::new(move |c: &CellResult| (m.value)(c.audit.as_ref()?));
+        (m.key, read)
+    });
+    let usage = USAGE_METRICS.iter().map(|(key, read)| {
+        let read: ReadMetric = Box::new(*read);
+        (*key, read)
+    });
+    headline.chain(usage).collect()
 }
 
 /// The tidy table of `cells`.
@@ -131,9 +74,9 @@ pub fn results_table(cells: &[CellResult]) -> Result<Table, ehrsynth_table::Tabl
         int("prompt_tokens", &|c| c.usage.prompt_tokens),
         int("completion_tokens", &|c| c.usage.completion_tokens),
     ];
-    for (name, metric) in METRICS {
-        let values: Vec<Option<f64>> = cells.iter().map(metric).collect();
-        columns.push(Column::continuous(*name, &values));
+    for (name, metric) in metric_columns() {
+        let values: Vec<Option<f64>> = cells.iter().map(&metric).collect();
+        columns.push(Column::continuous(name, &values));
     }
     Table::new(columns)
 }

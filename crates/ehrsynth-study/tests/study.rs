@@ -11,7 +11,7 @@ use ehrsynth_llm::provider::HttpRequest;
 use ehrsynth_study::grid::{expand, matches_pattern};
 use ehrsynth_study::results::CellStatus;
 use ehrsynth_study::runner::Quiet;
-use ehrsynth_study::tidy::METRICS;
+use ehrsynth_study::tidy::metric_columns;
 use ehrsynth_study::{RunOptions, StudyConfig, StudyOutcome, run_study};
 use ehrsynth_table::NoProgress;
 
@@ -312,7 +312,7 @@ fn a_study_writes_one_row_per_cell_resumes_without_recomputing_and_records_failu
     // The tidy table: one row per cell, the setting columns and every metric column.
     let table = ehrsynth_table::io::read_table(&dir.path().join("results.csv"), None).unwrap();
     assert_eq!(table.n_rows(), 5);
-    for (name, _) in METRICS {
+    for (name, _) in metric_columns() {
         assert!(table.column(name).is_some(), "metric column {name}");
     }
     for name in [
