@@ -3,7 +3,7 @@
 //! - [`generator`]: the trait, sampling options, conditions, errors.
 //! - [`copula`]: Gaussian copula with empirical marginals and missingness modelled jointly.
 //! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
-//! - [`llm`]: the four LLM prompting strategies as a generator, over the request machinery of
+//! - [`strategies`]: the four LLM prompting strategies as a generator, over the request machinery of
 //!   `ehrsynth-llm` (prompts, engine, providers, parsing).
 //! - [`normal`]: the standard normal distribution.
 //! - [`order_gaps`]: order rules kept by construction, ordered columns modelled as gaps.
@@ -18,10 +18,10 @@ pub mod bayesnet;
 pub mod copula;
 pub mod generator;
 pub mod linalg;
-pub mod llm;
 pub mod normal;
 pub mod order_gaps;
 pub mod registry;
+pub mod strategies;
 
 pub use bayesnet::{BayesNet, BayesNetConfig};
 pub use copula::GaussianCopula;

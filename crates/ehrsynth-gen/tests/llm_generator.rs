@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ehrsynth_gen::llm::{LlmConfig, LlmGenerator};
+use ehrsynth_gen::strategies::{LlmConfig, LlmGenerator};
 use ehrsynth_gen::{Generator, SampleOptions};
 use ehrsynth_llm::context::ContextOptions;
 use ehrsynth_llm::engine::{EngineConfig, Price, RawResponse, Transport, TransportError};

@@ -24,7 +24,7 @@
 //! - [`prices`]: token prices per model (built-in table, user overrides);
 //! - [`LlmError`]: what stops a run or its preparation.
 //!
-//! Not here: the strategies as a `Generator` (`ehrsynth_gen::llm`), the in-process model
+//! Not here: the strategies as a `Generator` (`ehrsynth_gen::strategies`), the in-process model
 //! (`ehrsynth-local`), study grids and reports (`ehrsynth-study`).
 
 mod cell_text;

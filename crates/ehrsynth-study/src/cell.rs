@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use ehrsynth_eval::{AuditConfig, audit};
-use ehrsynth_gen::llm::LlmGenerator;
 use ehrsynth_gen::registry::GeneratorSettings;
+use ehrsynth_gen::strategies::LlmGenerator;
 use ehrsynth_gen::{Generator, SampleOptions};
 use ehrsynth_llm::Journal;
 use ehrsynth_llm::context::default_rows_per_request;
@@ -17,7 +17,7 @@ use crate::config::{FeatureSet, GeneratorConfig, GeneratorKind, StudyConfig};
 use crate::data::{RealData, SplitData};
 use crate::distributions::distributions;
 use crate::grid::CellPlan;
-use crate::llm::{LlmSettings, TransportFor, default_max_requests, llm_config};
+use crate::llm_settings::{LlmSettings, TransportFor, default_max_requests, llm_config};
 use crate::results::{CellResult, CellStatus, CellUsage};
 
 /// What a cell needs besides its plan.
@@ -93,7 +93,7 @@ pub fn cell_llm_settings(
     let model = plan.spec.model.clone().unwrap_or_default();
     let rows_per_request = default_rows_per_request(&provider, entry.rows_per_request);
     Ok(LlmSettings {
-        price: crate::llm::cell_price(entry, &provider, &model)?,
+        price: crate::llm_settings::cell_price(entry, &provider, &model)?,
         strategy: plan.spec.strategy.clone().unwrap_or_default(),
         provider: provider.clone(),
         model,

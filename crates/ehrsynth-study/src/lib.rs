@@ -5,7 +5,7 @@
 //! - [`grid`]: the config expanded into cells, with ids and settings hashes.
 //! - [`data`]: the real data prepared once: loaded, split, ranked, the cross-hospital matrix.
 //! - [`cell`]: one cell: columns, generator, audit, distributions.
-//! - [`llm`]: LLM settings to a generator config, for any provider the caller has a transport for.
+//! - [`llm_settings`]: LLM settings to a generator config, for any provider the caller has a transport for.
 //! - [`journal`]: the study journal (SQLite) that makes a stopped study resume.
 //! - [`runner`]: the loop over cells and the output files.
 //! - [`results`]: what a finished study holds; the runner writes it, the report reads it.
@@ -21,7 +21,7 @@ pub mod data;
 pub mod distributions;
 pub mod grid;
 pub mod journal;
-pub mod llm;
+pub mod llm_settings;
 pub mod report;
 pub mod results;
 pub mod runner;

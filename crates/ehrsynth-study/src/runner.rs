@@ -14,7 +14,7 @@ use crate::config::{SplitKind, StudyConfig};
 use crate::data::{self, RealData, SplitData};
 use crate::grid::{CellPlan, expand, matches_pattern, stable_hash};
 use crate::journal::StudyJournal;
-use crate::llm::TransportFor;
+use crate::llm_settings::TransportFor;
 use crate::results::{
     CellResult, CellStatus, CrossHospitalMatrix, DataRoles, RESULTS_VERSION, StudyResults,
 };

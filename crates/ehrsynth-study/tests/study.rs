@@ -195,7 +195,9 @@ fn config_errors_name_the_key() {
     }
 }
 
-fn no_local(needs: &ehrsynth_study::llm::TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> {
+fn no_local(
+    needs: &ehrsynth_study::llm_settings::TransportNeeds<'_>,
+) -> Result<Arc<dyn Transport>, String> {
     Err(format!(
         "no transport for '{}' in this test",
         needs.provider
@@ -205,7 +207,7 @@ fn no_local(needs: &ehrsynth_study::llm::TransportNeeds<'_>) -> Result<Arc<dyn T
 fn run(
     config: &StudyConfig,
     out: &Path,
-    transport_for: &ehrsynth_study::llm::TransportFor,
+    transport_for: &ehrsynth_study::llm_settings::TransportFor,
 ) -> StudyOutcome {
     run_study(
         config,
@@ -411,7 +413,7 @@ fn llm_cells_keep_their_request_journal_in_the_study_and_resume_from_it() {
     let chatty = Arc::new(Chatty(AtomicUsize::new(0)));
     let transport = chatty.clone();
     let transport_for =
-        move |_: &ehrsynth_study::llm::TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
+        move |_: &ehrsynth_study::llm_settings::TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
             Ok(transport.clone())
         };
     let first = run(&only_llm, dir.path(), &transport_for);
@@ -461,7 +463,7 @@ fn an_llm_entry_sets_its_transport_timeout_and_answer_cap() {
             .generators
             .retain(|g| g.kind == ehrsynth_study::config::GeneratorKind::Llm);
         let asked = std::sync::Mutex::new(Vec::new());
-        let transport_for = |needs: &ehrsynth_study::llm::TransportNeeds<'_>| {
+        let transport_for = |needs: &ehrsynth_study::llm_settings::TransportNeeds<'_>| {
             asked
                 .lock()
                 .unwrap()

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::Context;
 use ehrsynth_llm::engine::{HttpTransport, Transport};
 use ehrsynth_local::{LocalModel, LocalTransport, ModelCache};
-use ehrsynth_study::llm::TransportNeeds;
+use ehrsynth_study::llm_settings::TransportNeeds;
 use ehrsynth_table::Schema;
 
 use crate::progress::Bars;

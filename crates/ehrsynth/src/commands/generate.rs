@@ -388,13 +388,13 @@ fn llm_generator(
     train: &ehrsynth_table::Table,
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
-    use ehrsynth_gen::llm::LlmGenerator;
+    use ehrsynth_gen::strategies::LlmGenerator;
     use ehrsynth_llm::context::{ContextOptions, default_examples};
     use ehrsynth_llm::engine::{HttpTransport, Transport};
     use ehrsynth_llm::limits::Limits;
     use ehrsynth_llm::prompt::{Strategy, Template};
     use ehrsynth_llm::provider::ProviderKind;
-    use ehrsynth_study::llm::{LlmSettings, TransportNeeds, llm_config};
+    use ehrsynth_study::llm_settings::{LlmSettings, TransportNeeds, llm_config};
     use std::sync::Arc;
 
     let o = &args.llm;
@@ -427,9 +427,9 @@ fn llm_generator(
             .unwrap_or_default();
         args.out.with_file_name(format!("{name}.journal.sqlite"))
     });
-    let max_requests = o
-        .max_requests
-        .unwrap_or_else(|| ehrsynth_study::llm::default_max_requests(args.rows, rows_per_request));
+    let max_requests = o.max_requests.unwrap_or_else(|| {
+        ehrsynth_study::llm_settings::default_max_requests(args.rows, rows_per_request)
+    });
     let price = run_price(o, provider)?;
     let prompt_chars = {
         let sample = ehrsynth_llm::context::PromptContext::build(
@@ -572,7 +572,7 @@ fn run_price(
 }
 
 /// Prints the LLM runs' summaries after generating.
-struct ReportingLlm(ehrsynth_gen::llm::LlmGenerator);
+struct ReportingLlm(ehrsynth_gen::strategies::LlmGenerator);
 
 impl Generator for ReportingLlm {
     fn name(&self) -> &str {

@@ -11,7 +11,7 @@ use ehrsynth_llm::engine::estimate;
 use ehrsynth_study::config::GeneratorKind;
 use ehrsynth_study::grid::{CellPlan, expand, matches_pattern};
 use ehrsynth_study::journal::StudyJournal;
-use ehrsynth_study::llm::is_paid;
+use ehrsynth_study::llm_settings::is_paid;
 use ehrsynth_study::results::{CellResult, CellStatus};
 use ehrsynth_study::{Observer, RunOptions, StudyConfig, run_study};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -74,7 +74,7 @@ fn paid_estimate(
             1500 + PROMPT_CHARS_PER_COLUMN * columns,
             columns,
             0.8,
-            ehrsynth_study::llm::cell_price(
+            ehrsynth_study::llm_settings::cell_price(
                 entry,
                 provider,
                 plan.spec.model.as_deref().unwrap_or(""),

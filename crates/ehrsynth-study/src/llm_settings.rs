@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ehrsynth_gen::llm::LlmConfig;
+use ehrsynth_gen::strategies::LlmConfig;
 use ehrsynth_llm::context::{ContextOptions, default_examples};
 use ehrsynth_llm::engine::{EngineConfig, Price, Transport};
 use ehrsynth_llm::limits::Limits;
