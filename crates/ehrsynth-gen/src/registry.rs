@@ -4,7 +4,7 @@
 //! checks, the report and the quickstart all read this list, so a new generator is its own file
 //! plus one entry here.
 //!
-//! Not here: the LLM strategies, which are built from their own settings ([`crate::llm`]); the
+//! Not here: the LLM strategies, which are built from their own settings ([`crate::strategies`]); the
 //! name `llm` is reserved for them ([`LLM`]).
 
 use crate::generator::{GenError, Generator};

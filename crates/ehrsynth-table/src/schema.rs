@@ -182,7 +182,9 @@ fn schema_version() -> u32 {
 const CONSTRAINTS_HEADER: &str = "
 # Constraints: rules across columns that every row obeys, kept by every generator and checked by
 # the audit (docs/schema.md). kind = \"one_hot\" (at most one of these 0/1 columns is 1; exactly =
-# true for exactly one) or \"order\" (columns[0] <= columns[1] <= ...). Delete or edit freely.
+# true for exactly one), \"order\" (columns[0] <= columns[1] <= ...), \"missing_together\" (all
+# present or all missing) or \"combinations\" (only the `allowed` value combinations occur).
+# Delete or edit freely.
 ";
 
 const SCHEMA_FILE_HEADER: &str = "\

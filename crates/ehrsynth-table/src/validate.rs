@@ -210,27 +210,36 @@ pub fn validate_value(spec: &ColumnSpec, value: Value<'_>) -> Option<RejectReaso
     }
 }
 
-/// A valid cell's value as a number for the constraints (binary 0/1, NaN for a category, whose
-/// presence is all a rule reads), `None` when missing.
-fn cell_number(spec: &ColumnSpec, text: &str) -> Option<f64> {
+/// A valid cell's value for the constraints, `None`'s place taken by [`Value::Missing`].
+fn cell_value<'a>(spec: &ColumnSpec, text: &'a str) -> Value<'a> {
     if is_missing_in(spec.kind, text) {
-        return None;
+        return Value::Missing;
     }
     match spec.kind {
-        ColumnKind::Binary => parse_binary(text).map(|b| if b { 1.0 } else { 0.0 }),
-        ColumnKind::Continuous | ColumnKind::Integer => parse_number(text),
-        ColumnKind::Categorical => Some(f64::NAN),
+        ColumnKind::Binary => parse_binary(text).map_or(Value::Missing, Value::Binary),
+        ColumnKind::Integer => {
+            parse_number(text).map_or(Value::Missing, |x| Value::Integer(x as i64))
+        }
+        ColumnKind::Continuous => parse_number(text).map_or(Value::Missing, Value::Number),
+        ColumnKind::Categorical => Value::Category(text.trim()),
     }
 }
 
 impl Schema {
     /// The constraints a row breaks, given each column's value by name (columns a constraint
     /// names that `value` does not know count as missing).
-    fn broken_constraints(&self, value: impl Fn(&str) -> Option<f64>) -> Vec<CellRejection> {
+    fn broken_constraints<'a>(
+        &self,
+        value: impl Fn(&str) -> Option<Value<'a>>,
+    ) -> Vec<CellRejection> {
         self.constraints
             .iter()
             .filter_map(|c| {
-                let values: Vec<Option<f64>> = c.columns().iter().map(|n| value(n)).collect();
+                let values: Vec<Value<'a>> = c
+                    .columns()
+                    .iter()
+                    .map(|n| value(n).unwrap_or(Value::Missing))
+                    .collect();
                 c.broken_by(&values).map(|detail| CellRejection {
                     column: c.label(),
                     reason: RejectReason::ConstraintBroken { detail },
@@ -265,7 +274,7 @@ impl Schema {
         if failed.is_empty() {
             failed = self.broken_constraints(|name| {
                 let i = self.columns.iter().position(|c| c.name == name)?;
-                cell_number(&self.columns[i], cells[i].as_ref())
+                Some(cell_value(&self.columns[i], cells[i].as_ref()))
             });
         }
         if failed.is_empty() {
@@ -308,7 +317,7 @@ impl Schema {
                 .collect();
             let mut cells = cells;
             if cells.is_empty() {
-                cells = self.broken_constraints(|name| table.column(name)?.get_f64(row));
+                cells = self.broken_constraints(|name| Some(table.column(name)?.value(row)));
             }
             if !cells.is_empty() {
                 report.rejected.push(RowRejection { row, cells });

@@ -67,3 +67,62 @@ fn the_inferred_rules_hold_on_the_table_and_round_trip_through_its_schema_file()
     schema.save(&path).unwrap();
     assert_eq!(Schema::load(&path).unwrap().constraints, schema.constraints);
 }
+
+/// Palmer penguins (Gorman, Williams and Fraser 2014, CC0; the copy in PyPI's `palmerpenguins`
+/// 0.1.6, `palmerpenguins/data/penguins.csv`, gzipped): 344 penguins of three species on three
+/// islands. Gentoos live only on Biscoe and Chinstraps only on Dream; Adelies on all three.
+fn penguins() -> ehrsynth_table::Table {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/penguins.csv.gz");
+    read_table(&path, None).unwrap()
+}
+
+#[test]
+fn inference_finds_which_species_live_on_which_island_and_no_chance_combination() {
+    let table = penguins();
+    assert_eq!(table.n_rows(), 344);
+    let found = infer(&table, &[]);
+    let combinations: Vec<&ehrsynth_table::constraint::Inferred> = found
+        .iter()
+        .filter(|f| matches!(f.constraint, Constraint::Combinations { .. }))
+        .collect();
+    // Sex with species or island, and island with year, have every combination: no rule.
+    assert_eq!(combinations.len(), 1, "{found:#?}");
+    let Constraint::Combinations { columns, allowed } = &combinations[0].constraint else {
+        unreachable!()
+    };
+    assert_eq!(columns, &["species", "island"]);
+    let mut pairs: Vec<String> = allowed.iter().map(|a| a.join(" on ")).collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            "Adelie on Biscoe",
+            "Adelie on Dream",
+            "Adelie on Torgersen",
+            "Chinstrap on Dream",
+            "Gentoo on Biscoe"
+        ]
+    );
+    // The strongest missing pair: 124 Gentoos and 124 penguins on Dream would share 44.7.
+    let evidence = &combinations[0].evidence;
+    assert!(evidence.contains("5 of the 9 combinations"), "{evidence}");
+    assert!(
+        evidence.contains("45 rows of species = Gentoo, island = Dream"),
+        "{evidence}"
+    );
+    // Every real row holds the rule, and a Gentoo on Torgersen breaks it.
+    let mut schema = Schema::infer(&table, &Default::default()).unwrap();
+    schema.constraints = vec![combinations[0].constraint.clone()];
+    schema.check_constraints().unwrap();
+    assert!(
+        ehrsynth_table::constraint::violations(&schema, &table)
+            .iter()
+            .all(|c| c.broken == 0)
+    );
+    let mut cells: Vec<String> = (0..table.n_columns())
+        .map(|c| table.columns()[c].value(0).to_string())
+        .collect();
+    cells[0] = "Gentoo".into();
+    let err = schema.validate_cells(&cells).unwrap_err();
+    assert_eq!(err[0].column, "combinations(species, island)");
+}

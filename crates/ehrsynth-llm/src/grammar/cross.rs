@@ -7,7 +7,9 @@
 //! ranges of the chain's columns still to come that may not be missing (so that they can still
 //! be written). A column of a panel (`missing_together`) is present when the panel's columns
 //! already written are, and missing when they are missing. A fixed column (the group of a
-//! request) counts as written from the start of every row.
+//! request) counts as written from the start of every row. A `combinations` rule narrows no
+//! field: a row that breaks it is rejected by validation (with the rule named), which the
+//! engine counts with its other rejections.
 //!
 //! Not here: how a bound narrows a field's bytes (the field rules in the parent module) or
 //! where the values come from (the decoder).
@@ -123,6 +125,8 @@ impl CrossRules {
                         rules.panels[m as usize].push(others);
                     }
                 }
+                // Not narrowed here: a row that breaks it is the validator's rejection.
+                ehrsynth_table::Constraint::Combinations { .. } => continue,
                 ehrsynth_table::Constraint::Order { .. } => {
                     for (j, &m) in members.iter().enumerate() {
                         for (i, &o) in members.iter().enumerate() {

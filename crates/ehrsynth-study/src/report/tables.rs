@@ -803,7 +803,7 @@ pub fn constraints(results: &StudyResults) -> ReportTable {
         &["cell", "rules checked", "rules broken", "rows breaking the worst rule", "worst rule"],
     )
     .gloss(&[
-        "Rules come from the schema: a one-hot set (the race indicators, at most one is 1), an order (a vital's minimum ≤ first ≤ maximum), a panel measured together or not at all (docs/schema.md). No real row breaks them, and a classifier spots a row that does at once.",
+        "Rules come from the schema: a one-hot set (the race indicators, at most one is 1), an order (a vital's minimum ≤ first ≤ maximum), a panel measured together or not at all, the value combinations the data allow (docs/schema.md). No real row breaks them, and a classifier spots a row that does at once.",
         "The statistical generators and the local model keep them by construction or by a bounded repair; rows from a hosted LLM that break one are rejected before the audit.",
     ]);
     for d in select::done(results) {
@@ -822,7 +822,14 @@ pub fn constraints(results: &StudyResults) -> ReportTable {
             broken.to_string(),
             worst.map_or_else(
                 || "none".into(),
-                |c| format!("{} of {} ({:.1}%)", c.broken, c.rows, 100.0 * c.share()),
+                |c| {
+                    format!(
+                        "{} of {} ({:.1}%)",
+                        thousands(c.broken),
+                        thousands(c.rows),
+                        100.0 * c.share()
+                    )
+                },
             ),
             worst.map_or_else(|| "–".into(), |c| c.constraint.clone()),
         ]);

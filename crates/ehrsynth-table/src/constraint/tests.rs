@@ -1,6 +1,14 @@
 use super::*;
 use crate::schema::ColumnSpec;
 
+/// Cells as numbers (`None` = missing), the way a numeric row reaches [`Constraint::broken_by`].
+fn numbers(values: &[Option<f64>]) -> Vec<Value<'static>> {
+    values
+        .iter()
+        .map(|v| v.map_or(Value::Missing, Value::Number))
+        .collect()
+}
+
 fn race_and_vitals() -> Schema {
     let mut columns: Vec<ColumnSpec> = ["race_black", "race_asian", "race_other"]
         .iter()
@@ -33,21 +41,33 @@ fn race_and_vitals() -> Schema {
 fn rows_that_break_a_rule_are_named_and_counted() {
     let schema = race_and_vitals();
     let one_hot = &schema.constraints[0];
-    assert_eq!(one_hot.broken_by(&[Some(0.0), Some(0.0), Some(1.0)]), None);
     assert_eq!(
-        one_hot.broken_by(&[Some(1.0), None, Some(1.0)]).as_deref(),
+        one_hot.broken_by(&numbers(&[Some(0.0), Some(0.0), Some(1.0)])),
+        None
+    );
+    assert_eq!(
+        one_hot
+            .broken_by(&numbers(&[Some(1.0), None, Some(1.0)]))
+            .as_deref(),
         Some("race_black, race_other are all 1")
     );
     let order = &schema.constraints[1];
-    assert_eq!(order.broken_by(&[Some(60.0), None, Some(90.0)]), None);
+    assert_eq!(
+        order.broken_by(&numbers(&[Some(60.0), None, Some(90.0)])),
+        None
+    );
     assert_eq!(
         order
-            .broken_by(&[Some(60.0), Some(95.0), Some(90.0)])
+            .broken_by(&numbers(&[Some(60.0), Some(95.0), Some(90.0)]))
             .as_deref(),
         Some("hr_first = 95 is above hr_max = 90")
     );
     // Across a missing middle value the chain still holds end to end.
-    assert!(order.broken_by(&[Some(95.0), None, Some(90.0)]).is_some());
+    assert!(
+        order
+            .broken_by(&numbers(&[Some(95.0), None, Some(90.0)]))
+            .is_some()
+    );
     let table = Table::new(vec![
         Column::binary("race_black", &[Some(true), Some(true), Some(false)]),
         Column::binary("race_asian", &[Some(true), Some(false), Some(false)]),
@@ -270,11 +290,14 @@ fn a_panel_partly_missing_is_found_named_counted_and_blanked() {
     let panel = &schema.constraints[0];
     assert_eq!(
         panel
-            .broken_by(&[Some(7.4), Some(f64::NAN), None])
+            .broken_by(&[Value::Number(7.4), Value::Category("x"), Value::Missing])
             .as_deref(),
         Some("ph, site present but lactate missing")
     );
-    assert_eq!(panel.broken_by(&[None, None, None]), None);
+    assert_eq!(
+        panel.broken_by(&[Value::Missing, Value::Missing, Value::Missing]),
+        None
+    );
     // Row 1 has the lactate only.
     let counts = violations(&schema, &table);
     assert_eq!(counts[0].broken, 1);

@@ -273,3 +273,43 @@ fn slices_prefer_the_papers_sample_size() {
     assert_eq!(closest_to_paper([10000, 5000]), Some(5000));
     assert_eq!(closest_to_paper(Vec::<usize>::new()), None);
 }
+
+#[test]
+fn the_rules_table_names_the_worst_broken_rule_with_its_share() {
+    use ehrsynth_table::constraint::ConstraintCount;
+    let mut study = fixtures::realistic().clone();
+    let cell = study
+        .cells
+        .iter_mut()
+        .find(|c| c.audit.is_some())
+        .expect("an audited cell");
+    let words = select::cell_words(&cell.spec);
+    let audit = cell.audit.as_mut().unwrap();
+    let count = |constraint: &str, broken| ConstraintCount {
+        constraint: constraint.into(),
+        rows: 2_000,
+        broken,
+    };
+    audit.fidelity.constraints = vec![
+        count("one_hot(race_black, race_asian)", 30),
+        count("order(hr_min <= hr_max)", 0),
+        count("combinations(unittype, hospitalid)", 150),
+    ];
+    let html = render_html(&study);
+    let table = section(&html, "constraints");
+    let row = table
+        .split("<tr")
+        .find(|r| r.contains(&words))
+        .unwrap_or_else(|| panic!("no row for {words}: {table}"));
+    for expected in [
+        "<td class=\"n\">3</td><td class=\"n\">2</td>",
+        "150 of 2,000 (7.5%)",
+        "combinations(unittype, hospitalid)",
+    ] {
+        assert!(row.contains(expected), "{expected} not in {row}");
+    }
+    assert!(
+        !row.contains("one_hot"),
+        "only the worst rule is named: {row}"
+    );
+}
