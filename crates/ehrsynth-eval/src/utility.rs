@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::Matrix;
-use crate::model::{Gbdt, GbdtParams, Logistic, LogisticParams};
+use crate::model::{Gbdt, GbdtParams, Logistic, LogisticParams, ModelError};
 use crate::stats::{auroc, average_precision, bootstrap_auroc_ap};
 
 /// Bootstrap resamples for the confidence intervals.
@@ -164,9 +164,9 @@ impl Fitted {
 }
 
 /// Fits a model, or says why it cannot.
-pub fn fit(kind: ModelKind, data: &Labelled<'_>, seed: u64) -> Result<Fitted, String> {
+pub fn fit(kind: ModelKind, data: &Labelled<'_>, seed: u64) -> Result<Fitted, ModelError> {
     let y = as_f32(data.y);
-    let result = match kind {
+    match kind {
         ModelKind::Gbdt => {
             let params = GbdtParams {
                 seed,
@@ -182,8 +182,7 @@ pub fn fit(kind: ModelKind, data: &Labelled<'_>, seed: u64) -> Result<Fitted, St
             &LogisticParams::default(),
         )
         .map(Fitted::Logistic),
-    };
-    result.map_err(|e| e.to_string())
+    }
 }
 
 /// Scores of a model trained on `train` and tested on `test`; a model that cannot be fitted gives
@@ -203,7 +202,7 @@ pub fn train_and_test(
             Scores {
                 train_rows: train.y.len(),
                 test_rows: test.y.len(),
-                note: Some(reason),
+                note: Some(reason.to_string()),
                 ..Scores::default()
             },
             None,

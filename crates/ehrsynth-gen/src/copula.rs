@@ -431,8 +431,7 @@ fn resolve_condition(
     };
     fitted
         .gaps
-        .check_condition(&fitted.schema, &condition.column)
-        .map_err(GenError::Invalid)?;
+        .check_condition(&fitted.schema, &condition.column)?;
     let (index, model) = fitted
         .columns
         .iter()

@@ -121,6 +121,11 @@ pub enum GenError {
     /// The training data cannot support the request.
     #[error("{0}")]
     Invalid(String),
+    /// A condition names a column an order rule codes as a gap (its fitted values are gaps).
+    #[error(
+        "cannot condition on '{0}': an order rule models it as its gap above the columns below it; condition on a group, site or categorical column"
+    )]
+    ConditionOnGap(String),
     /// A table operation failed.
     #[error(transparent)]
     Table(#[from] ehrsynth_table::TableError),

@@ -182,15 +182,13 @@ impl OrderGaps {
     }
 
     /// An error for a condition on a coded column, whose fitted values are gaps, not values.
-    pub fn check_condition(&self, schema: &Schema, column: &str) -> Result<(), String> {
+    pub fn check_condition(&self, schema: &Schema, column: &str) -> Result<(), GenError> {
         let coded = self
             .coded
             .iter()
             .any(|c| schema.columns()[c.column].name == column);
         if coded {
-            return Err(format!(
-                "cannot condition on '{column}': an order rule models it as its gap above the columns below it; condition on a group, site or categorical column"
-            ));
+            return Err(GenError::ConditionOnGap(column.to_string()));
         }
         Ok(())
     }

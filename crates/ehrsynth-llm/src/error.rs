@@ -19,4 +19,19 @@ pub enum LlmError {
     /// The HTTP client could not be set up (a CA bundle or proxy setting).
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// A provider name that none of the providers has.
+    #[error(transparent)]
+    UnknownProvider(#[from] crate::provider::UnknownProvider),
+    /// A provider that needs an API key found none in its environment variable.
+    #[error("{provider} needs an API key in the environment variable {variable}")]
+    MissingKey {
+        /// The provider as the user named it.
+        provider: String,
+        /// The environment variable read.
+        variable: String,
+    },
+    /// No transport can carry this provider's requests here (the in-process model could not
+    /// be loaded, ...); the message says why.
+    #[error("{0}")]
+    Transport(String),
 }

@@ -63,10 +63,54 @@ const BUILTIN: &[(&str, f64, f64)] = &[
 
 /// Why a price file cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot use the price file {path}: {reason}")]
+#[error("cannot use the price file {path}: {cause}")]
 pub struct PriceFileError {
     path: String,
-    reason: String,
+    #[source]
+    cause: PriceFileCause,
+}
+
+/// What went wrong with a price file.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceFileCause {
+    /// It could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Its text is not a price table.
+    #[error(transparent)]
+    Text(#[from] PriceTextError),
+}
+
+/// Why price text (`model = { input = .., output = .. }`) cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceTextError {
+    /// Not TOML.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A model lacks one of its two prices.
+    #[error("'{model}' needs {key} = price per million {key} tokens")]
+    Missing {
+        /// The model.
+        model: String,
+        /// `input` or `output`.
+        key: &'static str,
+    },
+    /// A price is not a number.
+    #[error("'{model}'.{key} is not a number")]
+    NotANumber {
+        /// The model.
+        model: String,
+        /// `input` or `output`.
+        key: &'static str,
+    },
+    /// A price is negative or not finite.
+    #[error("'{model}'.{key} must be a price of 0 or more")]
+    Negative {
+        /// The model.
+        model: String,
+        /// `input` or `output`.
+        key: &'static str,
+    },
 }
 
 /// Model prices: the built-in table plus user overrides.
@@ -114,19 +158,26 @@ impl PriceTable {
     }
 
     /// Overrides and extends the table from TOML text: `model = { input = 2.5, output = 10 }`.
-    pub fn merge_toml(&mut self, text: &str) -> Result<(), String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    pub fn merge_toml(&mut self, text: &str) -> Result<(), PriceTextError> {
+        let table: toml::Table = text.parse()?;
         for (model, value) in table {
-            let number = |key: &str| -> Result<f64, String> {
-                let v = value.get(key).ok_or_else(|| {
-                    format!("'{model}' needs {key} = price per million {key} tokens")
+            let number = |key: &'static str| -> Result<f64, PriceTextError> {
+                let v = value.get(key).ok_or_else(|| PriceTextError::Missing {
+                    model: model.clone(),
+                    key,
                 })?;
                 let price = v
                     .as_float()
                     .or_else(|| v.as_integer().map(|i| i as f64))
-                    .ok_or_else(|| format!("'{model}'.{key} is not a number"))?;
+                    .ok_or_else(|| PriceTextError::NotANumber {
+                        model: model.clone(),
+                        key,
+                    })?;
                 if !(price.is_finite() && price >= 0.0) {
-                    return Err(format!("'{model}'.{key} must be a price of 0 or more"));
+                    return Err(PriceTextError::Negative {
+                        model: model.clone(),
+                        key,
+                    });
                 }
                 Ok(price)
             };
@@ -141,12 +192,12 @@ impl PriceTable {
 
     /// Reads overrides from a TOML file.
     pub fn merge_file(&mut self, path: &Path) -> Result<(), PriceFileError> {
-        let fail = |reason: String| PriceFileError {
+        let fail = |cause: PriceFileCause| PriceFileError {
             path: path.display().to_string(),
-            reason,
+            cause,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        self.merge_toml(&text).map_err(fail)
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.into()))?;
+        self.merge_toml(&text).map_err(|e| fail(e.into()))
     }
 
     /// `model`'s price: exact match, else the longest entry that `model` starts with followed by

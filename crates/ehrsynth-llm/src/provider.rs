@@ -123,9 +123,19 @@ pub fn provider_names() -> String {
     }
 }
 
-/// The message for a provider name that is none of [`PROVIDERS`].
-pub fn unknown_provider(name: &str) -> String {
-    format!("unknown provider '{name}': use {}", provider_names())
+/// A provider name that is none of [`PROVIDERS`]; the message lists the valid names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider '{name}': use {}", provider_names())]
+pub struct UnknownProvider {
+    /// The name given.
+    pub name: String,
+}
+
+/// The error for a provider name that is none of [`PROVIDERS`].
+pub fn unknown_provider(name: &str) -> UnknownProvider {
+    UnknownProvider {
+        name: name.to_string(),
+    }
 }
 
 impl ProviderKind {
@@ -611,7 +621,7 @@ mod tests {
         }
         assert_eq!(ProviderKind::parse("openai-compatibl"), None);
         assert_eq!(
-            unknown_provider("gpt"),
+            unknown_provider("gpt").to_string(),
             "unknown provider 'gpt': use local, openai, anthropic, gemini or openai-compatible"
         );
         assert!(ProviderKind::Local.is_in_process() && !ProviderKind::Local.is_billed());

@@ -117,7 +117,7 @@ impl<R: Read> Walker<'_, R> {
 }
 
 /// Checks the header of the GGUF file behind `reader` (`length` bytes long) and rewinds it.
-pub fn check_header<R: Read + Seek>(reader: &mut R, length: u64) -> Result<(), String> {
+pub(crate) fn check_header<R: Read + Seek>(reader: &mut R, length: u64) -> Result<(), String> {
     let mut walker = Walker {
         reader: &mut *reader,
         position: 0,

@@ -92,16 +92,30 @@ const ROWS_PER_TASK: usize = 32;
 /// rows stream past.
 const ACTIVATIONS_PER_TILE: usize = 16;
 
+/// Values that cannot be a quantised matrix of the shape asked for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "a {rows} x {cols} matrix needs a width that is a multiple of {BLOCK} and {} values (has {values})",
+    rows * cols
+)]
+pub struct ShapeError {
+    /// Rows asked for.
+    pub rows: usize,
+    /// Columns asked for.
+    pub cols: usize,
+    /// Values given.
+    pub values: usize,
+}
+
 impl MatrixQ8 {
     /// Quantises a row-major f32 matrix.
-    pub fn from_f32(values: &[f32], rows: usize, cols: usize) -> Result<Self, String> {
+    pub fn from_f32(values: &[f32], rows: usize, cols: usize) -> Result<Self, ShapeError> {
         if !cols.is_multiple_of(BLOCK) || values.len() != rows * cols {
-            return Err(format!(
-                "a {rows} x {cols} matrix needs a width that is a multiple of {BLOCK} \
-                 and {} values (has {})",
-                rows * cols,
-                values.len()
-            ));
+            return Err(ShapeError {
+                rows,
+                cols,
+                values: values.len(),
+            });
         }
         let blocks = quantize_rows(values, rows);
         Ok(Self {

@@ -323,7 +323,8 @@ impl Transformer {
             ));
         }
         shape.vocabulary = vocabulary;
-        let embedding = MatrixQ8::from_f32(&embedding, vocabulary, hidden)?;
+        let embedding = MatrixQ8::from_f32(&embedding, vocabulary, hidden)
+            .map_err(|e| format!("tensor token_embd.weight: {e}"))?;
         let output = if content.tensor_infos.contains_key("output.weight") {
             Some(read_matrix(
                 content,

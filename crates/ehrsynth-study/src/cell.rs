@@ -204,8 +204,9 @@ fn run_cell_inner(
             let journal = context.folder.join("requests.sqlite");
             let settings =
                 cell_llm_settings(entry, plan, config, &journal, context.budget_left_usd)?;
-            let mut model =
-                LlmGenerator::new(llm_config(&settings, &schema, context.transport_for)?);
+            let mut model = LlmGenerator::new(
+                llm_config(&settings, &schema, context.transport_for).map_err(|e| e.to_string())?,
+            );
             let result = fit_and_sample(&mut model, &train, &schema, &options, progress);
             llm_usage(&model, &journal, usage);
             usage.rows_rejected = rejected_rows(&model);

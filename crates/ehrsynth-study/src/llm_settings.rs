@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ehrsynth_gen::strategies::LlmConfig;
+use ehrsynth_llm::LlmError;
 use ehrsynth_llm::context::{ContextOptions, default_examples};
 use ehrsynth_llm::engine::{EngineConfig, Price, Transport};
 use ehrsynth_llm::limits::Limits;
 use ehrsynth_llm::prompt::{Strategy, Template};
-use ehrsynth_llm::provider::{Parameters, ProviderKind};
+use ehrsynth_llm::provider::{Parameters, ProviderKind, UnknownProvider};
 use ehrsynth_table::Schema;
 
 /// Everything an LLM generation needs, whoever asks for it.
@@ -88,10 +89,10 @@ pub struct TransportNeeds<'a> {
 
 /// Gives the transport for a provider, or says why there is none in this build.
 pub type TransportFor<'a> =
-    dyn Fn(&TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> + Sync + 'a;
+    dyn Fn(&TransportNeeds<'_>) -> Result<Arc<dyn Transport>, LlmError> + Sync + 'a;
 
 /// The wire format of a provider name.
-pub fn wire_format(provider: &str) -> Result<ProviderKind, String> {
+pub fn wire_format(provider: &str) -> Result<ProviderKind, UnknownProvider> {
     ProviderKind::parse(provider).ok_or_else(|| ehrsynth_llm::provider::unknown_provider(provider))
 }
 
@@ -130,8 +131,8 @@ pub fn llm_config(
     settings: &LlmSettings,
     schema: &Schema,
     transport_for: &TransportFor,
-) -> Result<LlmConfig, String> {
-    let strategy = Strategy::parse(&settings.strategy).map_err(|e| e.to_string())?;
+) -> Result<LlmConfig, LlmError> {
+    let strategy = Strategy::parse(&settings.strategy)?;
     let provider = wire_format(&settings.provider)?;
     let local = provider.is_in_process();
     let key_variable = settings
@@ -141,13 +142,13 @@ pub fn llm_config(
     // The key is read here and only ever placed in a request header.
     let api_key = std::env::var(&key_variable).ok().filter(|k| !k.is_empty());
     if api_key.is_none() && provider.needs_key() {
-        return Err(format!(
-            "{} needs an API key in the environment variable {key_variable}",
-            settings.provider
-        ));
+        return Err(LlmError::MissingKey {
+            provider: settings.provider.clone(),
+            variable: key_variable,
+        });
     }
     let template = match &settings.template {
-        Some(text) => Template::custom(strategy, text).map_err(|e| e.to_string())?,
+        Some(text) => Template::custom(strategy, text)?,
         None => Template::builtin(strategy),
     };
     let transport = transport_for(&TransportNeeds {
@@ -251,16 +252,28 @@ mod tests {
 
     #[test]
     fn a_missing_transport_or_key_is_a_reason_not_a_panic() {
-        let none: &TransportFor = &|n| Err(format!("no transport for {}", n.provider));
+        let none: &TransportFor = &|n| {
+            Err(LlmError::Transport(format!(
+                "no transport for {}",
+                n.provider
+            )))
+        };
         let schema = Schema::new(Vec::new()).unwrap();
         let err = llm_config(&settings("local"), &schema, none).err().unwrap();
-        assert!(err.contains("no transport for local"), "{err}");
+        assert!(matches!(err, LlmError::Transport(_)), "{err}");
+        assert!(err.to_string().contains("no transport for local"), "{err}");
         let err = llm_config(&settings("openai"), &schema, none)
             .err()
             .unwrap();
-        assert!(err.contains("EHRSYNTH_TEST_KEY_THAT_IS_NOT_SET"), "{err}");
+        assert!(matches!(err, LlmError::MissingKey { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("EHRSYNTH_TEST_KEY_THAT_IS_NOT_SET"),
+            "{err}"
+        );
         let err = llm_config(&settings("acme"), &schema, none).err().unwrap();
-        assert!(err.contains("unknown provider 'acme'"), "{err}");
+        assert!(matches!(err, LlmError::UnknownProvider(_)), "{err}");
+        assert!(err.to_string().contains("unknown provider 'acme'"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ehrsynth_llm::LlmError;
 use ehrsynth_llm::engine::{RawResponse, Transport, TransportError};
 use ehrsynth_llm::provider::HttpRequest;
 use ehrsynth_study::grid::{expand, matches_pattern};
@@ -197,11 +198,11 @@ fn config_errors_name_the_key() {
 
 fn no_local(
     needs: &ehrsynth_study::llm_settings::TransportNeeds<'_>,
-) -> Result<Arc<dyn Transport>, String> {
-    Err(format!(
+) -> Result<Arc<dyn Transport>, LlmError> {
+    Err(LlmError::Transport(format!(
         "no transport for '{}' in this test",
         needs.provider
-    ))
+    )))
 }
 
 fn run(
@@ -413,7 +414,7 @@ fn llm_cells_keep_their_request_journal_in_the_study_and_resume_from_it() {
     let chatty = Arc::new(Chatty(AtomicUsize::new(0)));
     let transport = chatty.clone();
     let transport_for =
-        move |_: &ehrsynth_study::llm_settings::TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
+        move |_: &ehrsynth_study::llm_settings::TransportNeeds<'_>| -> Result<Arc<dyn Transport>, LlmError> {
             Ok(transport.clone())
         };
     let first = run(&only_llm, dir.path(), &transport_for);
@@ -468,7 +469,9 @@ fn an_llm_entry_sets_its_transport_timeout_and_answer_cap() {
                 .lock()
                 .unwrap()
                 .push((needs.timeout.as_secs(), needs.max_answer_bytes));
-            Err::<Arc<dyn Transport>, String>("no server in this test".into())
+            Err::<Arc<dyn Transport>, LlmError>(LlmError::Transport(
+                "no server in this test".into(),
+            ))
         };
         run(&config, dir.path(), &transport_for);
         asked.into_inner().unwrap()

@@ -335,12 +335,22 @@ impl Schema {
                 ));
             }
         }
-        self.check_constraints().or_else(fail)
+        self.constraints
+            .iter()
+            .try_for_each(|c| c.check(self))
+            .or_else(fail)
     }
 
-    /// Checks that every constraint names known columns of the right kind.
-    pub fn check_constraints(&self) -> Result<(), String> {
-        self.constraints.iter().try_for_each(|c| c.check(self))
+    /// Checks that every constraint names known columns of the right kind (an error of a
+    /// schema built in memory, `<schema>`).
+    pub fn check_constraints(&self) -> crate::Result<()> {
+        self.constraints
+            .iter()
+            .try_for_each(|c| c.check(self))
+            .map_err(|message| TableError::Schema {
+                path: "<schema>".into(),
+                message,
+            })
     }
 
     /// Parses a schema file's text; `path` is only used in error messages.

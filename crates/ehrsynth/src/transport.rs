@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
+use ehrsynth_llm::LlmError;
 use ehrsynth_llm::engine::{HttpTransport, Transport};
 use ehrsynth_local::{LocalModel, LocalTransport, ModelCache};
 use ehrsynth_study::llm_settings::TransportNeeds;
@@ -16,16 +17,15 @@ use crate::progress::Bars;
 
 /// The transport for a study cell: the in-process model for `local` (model `default` is the
 /// pulled SmolLM2, any other name a GGUF file), HTTP or TLS (Mozilla's roots) otherwise.
-pub fn transport_for(needs: &TransportNeeds<'_>) -> Result<Arc<dyn Transport>, String> {
+pub fn transport_for(needs: &TransportNeeds<'_>) -> Result<Arc<dyn Transport>, LlmError> {
     if ehrsynth_llm::context::is_in_process(needs.provider) {
         let model_path = (!matches!(needs.model, "" | "default")).then(|| Path::new(needs.model));
         let transport = local_transport(model_path, 0, needs.schema, needs.rows_per_request)
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| LlmError::Transport(format!("{e:#}")))?;
         return Ok(Arc::new(transport));
     }
-    let transport = HttpTransport::new(needs.timeout, None)
-        .map_err(|e| e.to_string())?
-        .with_max_answer_bytes(needs.max_answer_bytes);
+    let transport =
+        HttpTransport::new(needs.timeout, None)?.with_max_answer_bytes(needs.max_answer_bytes);
     Ok(Arc::new(transport))
 }
 

@@ -243,8 +243,7 @@ impl Model {
     /// Resolves a condition to an attribute, bin and value.
     pub(super) fn fixed(&self, condition: &Condition) -> Result<Fixed, GenError> {
         self.gaps
-            .check_condition(&self.constrained, &condition.column)
-            .map_err(GenError::Invalid)?;
+            .check_condition(&self.constrained, &condition.column)?;
         let position = self
             .schema
             .columns()

@@ -224,14 +224,14 @@ fn the_schema_refuses_rules_on_unknown_or_wrong_columns() {
     schema.constraints.push(Constraint::Order {
         columns: vec!["hr_min".into(), "race_black".into()],
     });
-    let err = schema.check_constraints().unwrap_err();
+    let err = schema.check_constraints().unwrap_err().to_string();
     assert!(err.contains("'race_black' is binary"), "{err}");
     schema.constraints.pop();
     schema.constraints.push(Constraint::OneHot {
         columns: vec!["race_black".into(), "race_white".into()],
         exactly: false,
     });
-    let err = schema.check_constraints().unwrap_err();
+    let err = schema.check_constraints().unwrap_err().to_string();
     assert!(err.contains("unknown column 'race_white'"), "{err}");
 }
 
@@ -308,6 +308,6 @@ fn a_panel_partly_missing_is_found_named_counted_and_blanked() {
     assert!(!repaired.column("site").unwrap().is_missing(0));
     // A panel column that may not be missing is refused with the reason.
     schema.column_mut("ph").unwrap().missing_allowed = false;
-    let err = schema.check_constraints().unwrap_err();
+    let err = schema.check_constraints().unwrap_err().to_string();
     assert!(err.contains("'ph' may not be missing"), "{err}");
 }

@@ -389,6 +389,7 @@ fn llm_generator(
     schema: &Schema,
 ) -> anyhow::Result<Option<Box<dyn Generator>>> {
     use ehrsynth_gen::strategies::LlmGenerator;
+    use ehrsynth_llm::LlmError;
     use ehrsynth_llm::context::{ContextOptions, default_examples};
     use ehrsynth_llm::engine::{HttpTransport, Transport};
     use ehrsynth_llm::limits::Limits;
@@ -402,7 +403,7 @@ fn llm_generator(
         ehrsynth_llm::context::default_rows_per_request(&o.provider, o.rows_per_request);
     let strategy = Strategy::parse(&o.strategy)?;
     let provider = ProviderKind::parse(&o.provider)
-        .ok_or_else(|| anyhow::anyhow!(ehrsynth_llm::provider::unknown_provider(&o.provider)))?;
+        .ok_or_else(|| ehrsynth_llm::provider::unknown_provider(&o.provider))?;
     let template_text = o
         .template
         .as_ref()
@@ -515,16 +516,15 @@ fn llm_generator(
         limits: Some(limits),
     };
     let local = std::sync::Mutex::new(local);
-    let transport_for = |needs: &TransportNeeds<'_>| -> Result<Arc<dyn Transport>, String> {
+    let transport_for = |needs: &TransportNeeds<'_>| -> Result<Arc<dyn Transport>, LlmError> {
         if let Some(local) = local.lock().ok().and_then(|mut l| l.take()) {
             return Ok(Arc::new(local));
         }
-        let http = HttpTransport::new(needs.timeout, o.ca_cert.as_deref())
-            .map_err(|e| e.to_string())?
+        let http = HttpTransport::new(needs.timeout, o.ca_cert.as_deref())?
             .with_max_answer_bytes(needs.max_answer_bytes);
         Ok(Arc::new(http))
     };
-    let config = llm_config(&settings, schema, &transport_for).map_err(anyhow::Error::msg)?;
+    let config = llm_config(&settings, schema, &transport_for)?;
     eprintln!(
         "journal: {} (rerun the same command to resume); {} request(s) at once{}{}",
         journal.display(),
