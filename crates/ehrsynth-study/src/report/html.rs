@@ -191,7 +191,7 @@ fn summary_html(results: &StudyResults, done: &[Done<'_>]) -> String {
     ));
     h.push_str(&kpi(format!("${cost:.2}"), "spent on LLM calls", false));
     h.push_str("</div><ul>");
-    for sentence in tables::summary(results) {
+    for sentence in super::summary::summary(results) {
         let _ = write!(h, "<li>{}</li>", esc(&sentence));
     }
     h.push_str("</ul></section>");

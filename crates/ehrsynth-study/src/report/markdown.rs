@@ -52,7 +52,7 @@ pub fn render(results: &StudyResults) -> String {
         cell(&words.outcome()),
         cell(&results.ehrsynth_version)
     );
-    for sentence in tables::summary(results) {
+    for sentence in super::summary::summary(results) {
         let _ = writeln!(m, "- {}", cell(&sentence));
     }
     m.push('\n');

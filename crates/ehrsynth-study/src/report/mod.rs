@@ -4,7 +4,8 @@
 //!
 //! - [`paper`]: the paper's numbers, each with its table or figure.
 //! - `select`: which cells each table shows (methods, slices, seeds averaged, metrics).
-//! - `tables`: the tables as text cells, the plain-words summary, the metric glossary.
+//! - `tables`: the tables as text cells and the metric glossary; `summary`: the plain-words
+//!   summary at the top.
 //! - `words`: the words for the data at hand (eICU's, or the table's own outcome and sites).
 //! - `svg`: the inline charts; `html` and `markdown`: the two renderings.
 
@@ -12,6 +13,7 @@ mod html;
 mod markdown;
 pub mod paper;
 mod select;
+mod summary;
 mod svg;
 mod tables;
 mod words;
