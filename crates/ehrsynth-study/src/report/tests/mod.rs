@@ -313,3 +313,31 @@ fn the_rules_table_names_the_worst_broken_rule_with_its_share() {
         "only the worst rule is named: {row}"
     );
 }
+
+/// The Markdown summary with every number written as `#`: its headings, sentences, tables and
+/// their columns are pinned (a change of wording or layout shows in review as a snapshot diff),
+/// not the figures of one machine's run.
+#[test]
+fn the_markdown_summary_layout() {
+    let markdown = render_markdown(fixtures::realistic());
+    let chars: Vec<char> = markdown.chars().collect();
+    let mut masked = String::with_capacity(markdown.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            masked.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        masked.push('#');
+        // The number's digits, with decimal points and thousands separators between digits.
+        while i < chars.len()
+            && (chars[i].is_ascii_digit()
+                || (matches!(chars[i], '.' | ',')
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+        {
+            i += 1;
+        }
+    }
+    insta::assert_snapshot!("markdown-summary-layout", masked);
+}
