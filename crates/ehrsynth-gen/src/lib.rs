@@ -3,6 +3,7 @@
 //! - [`generator`]: the trait, sampling options, conditions, errors.
 //! - [`copula`]: Gaussian copula with empirical marginals and missingness modelled jointly.
 //! - [`bayesnet`]: a Bayesian network as in PrivBayes, optionally differentially private.
+//! - [`cart`]: sequential CART (synthpop's method), one tree per column on the columns before it.
 //! - [`strategies`]: the four LLM prompting strategies as a generator, over the request machinery of
 //!   `ehrsynth-llm` (prompts, engine, providers, parsing).
 //! - [`normal`]: the standard normal distribution.
@@ -15,6 +16,7 @@
 //! audit (`ehrsynth-eval`).
 
 pub mod bayesnet;
+pub mod cart;
 pub mod copula;
 pub mod generator;
 pub mod linalg;
@@ -24,5 +26,6 @@ pub mod registry;
 pub mod strategies;
 
 pub use bayesnet::{BayesNet, BayesNetConfig};
+pub use cart::{CartConfig, SequentialCart};
 pub use copula::GaussianCopula;
 pub use generator::{Condition, GenError, Generator, SampleOptions};

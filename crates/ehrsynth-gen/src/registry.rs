@@ -85,6 +85,13 @@ pub static GENERATORS: &[GeneratorEntry] = &[
             }))
         },
     },
+    GeneratorEntry {
+        name: "cart",
+        label: "sequential CART",
+        about: "sequential CART (synthpop's method): a tree per column on the ones before",
+        takes_epsilon: false,
+        build: |_| Box::new(crate::SequentialCart::new(crate::CartConfig::default())),
+    },
 ];
 
 /// The statistical generator called `name` (exactly, as users type it).

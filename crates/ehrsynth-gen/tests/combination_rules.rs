@@ -1,7 +1,7 @@
 //! Every registered generator keeps a `combinations` rule, through the bounded repair, on a public
 //! table it was never tuned on: Palmer penguins (CC0; the copy the table crate's tests hold),
 //! where Gentoos live only on Biscoe and Chinstraps only on Dream. Without the rule in the schema
-//! the generators write species on islands they never lived on; with it, none, and the
+//! the copula writes species on islands they never lived on; with it no generator does, and the
 //! species' and islands' shares stay near the real ones.
 
 use std::path::Path;
@@ -56,11 +56,15 @@ fn every_generator_keeps_the_species_on_their_islands() {
         };
         let free = sample(&without);
         let kept = sample(&with_rule);
-        assert!(
-            broken(&with_rule, &free) > 40,
-            "{}: without the rule some rows should break it (the positive control)",
-            entry.name
-        );
+        // The positive control: the copula, whose Gaussian dependence cannot make a pair of
+        // categories impossible, breaks the rule when the schema does not state it.
+        if entry.name == "copula" {
+            assert!(
+                broken(&with_rule, &free) > 40,
+                "{}",
+                broken(&with_rule, &free)
+            );
+        }
         assert_eq!(broken(&with_rule, &kept), 0, "{}", entry.name);
         for (column, value) in [
             ("species", "Gentoo"),
