@@ -35,7 +35,7 @@ use rayon::prelude::*;
 
 use ehrsynth_table::{Column, ColumnKind, Progress, Role, Schema, Table};
 
-use crate::generator::{GenError, Generator, SampleOptions, build_table};
+use crate::generator::{GenError, Generator, SampleOptions, build_table, sample_in_blocks};
 use crate::order_gaps::OrderGaps;
 
 /// Value bins per column (a missing cell has a bin of its own beside them).
@@ -668,27 +668,16 @@ impl Generator for SequentialCart {
             Some(options.rows as u64),
             "rows",
         );
-        const CHUNK: usize = 1024;
         let numbers: Vec<Vec<Option<f64>>> = fitted
             .train
             .columns()
             .iter()
             .map(|c| numeric_view(c))
             .collect();
-        let chunks: Vec<Vec<Vec<usize>>> = (0..options.rows.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| {
-                let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-                rng.set_stream(c as u64);
-                let rows = CHUNK.min(options.rows - c * CHUNK);
-                let out = (0..rows)
-                    .map(|_| sample_sources(fitted, &numbers, fixed, &mut rng))
-                    .collect();
-                progress.advance(rows as u64);
-                out
-            })
-            .collect();
-        let sources: Vec<Vec<usize>> = chunks.into_iter().flatten().collect();
+        let sources: Vec<Vec<usize>> =
+            sample_in_blocks(options.rows, options.seed, progress, |_, rng| {
+                sample_sources(fitted, &numbers, fixed, rng)
+            });
         let columns: Vec<Column> = fitted
             .train
             .columns()

@@ -15,11 +15,12 @@
 //! and moves the others by Gaussian conditioning, so the other columns follow the group.
 
 use ehrsynth_table::{Column, ColumnKind, ColumnSpec, Progress, Role, Schema, Table};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
-use crate::generator::{GenError, Generator, SampleOptions, build_table, fit_to_spec};
+use crate::generator::{
+    GenError, Generator, SampleOptions, build_table, fit_to_spec, sample_in_blocks,
+};
 use crate::linalg::{cholesky, repair_correlation};
 use crate::normal;
 use crate::order_gaps::OrderGaps;
@@ -388,21 +389,10 @@ impl Generator for GaussianCopula {
             Some(options.rows as u64),
             "rows",
         );
-        const CHUNK: usize = 1024;
-        let chunks: Vec<Vec<Vec<Option<String>>>> = (0..options.rows.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| {
-                let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-                rng.set_stream(c as u64);
-                let rows = CHUNK.min(options.rows - c * CHUNK);
-                let out = (0..rows)
-                    .map(|r| sample_row(fitted, condition.as_ref(), c * CHUNK + r, &mut rng))
-                    .collect();
-                progress.advance(rows as u64);
-                out
-            })
-            .collect();
-        let rows: Vec<Vec<Option<String>>> = chunks.into_iter().flatten().collect();
+        let rows: Vec<Vec<Option<String>>> =
+            sample_in_blocks(options.rows, options.seed, progress, |i, rng| {
+                sample_row(fitted, condition.as_ref(), i, rng)
+            });
         let sampled = build_table(&fitted.encoded, &rows)?;
         let (table, repaired) = fitted.gaps.finish(&fitted.schema, &sampled, options)?;
         progress.finish(&format!(

@@ -3,6 +3,9 @@
 //! condition a caller may put on the rows, and the error type.
 
 use ehrsynth_table::{Progress, Schema, Table};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// A column fixed to one value in every generated row, e.g. `is_female = 1` or a hospital.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +83,30 @@ pub fn within_constraints(
     }
     let kept = options.condition.as_ref().map(|c| c.column.as_str());
     ehrsynth_table::constraint::repair_keeping(schema, &table, options.seed, kept)
+}
+
+/// Rows sampled in parallel blocks of 1,024, block `c` with its own random stream of `seed`,
+/// so the same seed gives the same rows whatever the thread count; `row(i, rng)` draws row `i`
+/// (its index in the whole table). Advances `progress` by each block's rows.
+pub(crate) fn sample_in_blocks<T: Send>(
+    rows: usize,
+    seed: u64,
+    progress: &dyn Progress,
+    row: impl Fn(usize, &mut ChaCha8Rng) -> T + Sync,
+) -> Vec<T> {
+    const BLOCK: usize = 1024;
+    let blocks: Vec<Vec<T>> = (0..rows.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|c| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(c as u64);
+            let count = BLOCK.min(rows - c * BLOCK);
+            let out = (0..count).map(|r| row(c * BLOCK + r, &mut rng)).collect();
+            progress.advance(count as u64);
+            out
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
 }
 
 /// " (N repaired to keep the schema's constraints)" when N > 0.
