@@ -169,8 +169,9 @@ struct Fitted {
     encoded: Schema,
     /// The coded training table (leaves point into it).
     train: Table,
-    /// Per column, its value bins (to bin the synthetic values as the trees read them).
-    bins: Vec<Bins>,
+    /// Per column, each training row's bin (0 = missing): a synthetic row's cell is a training
+    /// row's, so its bin, as the later trees read it, is that row's.
+    train_bins: Vec<Vec<u8>>,
     /// The columns in the order they are visited: the schema's, the target last (so that its
     /// tree reads every other column, which is what a model trained on the rows needs).
     order: Vec<usize>,
@@ -645,7 +646,7 @@ impl Generator for SequentialCart {
             gaps,
             encoded,
             train,
-            bins,
+            train_bins: binned.bins,
             order,
             trees,
             target,
@@ -668,15 +669,9 @@ impl Generator for SequentialCart {
             Some(options.rows as u64),
             "rows",
         );
-        let numbers: Vec<Vec<Option<f64>>> = fitted
-            .train
-            .columns()
-            .iter()
-            .map(|c| numeric_view(c))
-            .collect();
         let sources: Vec<Vec<usize>> =
             sample_in_blocks(options.rows, options.seed, progress, |_, rng| {
-                sample_sources(fitted, &numbers, fixed, rng)
+                sample_sources(fitted, fixed, rng)
             });
         let columns: Vec<Column> = fitted
             .train
@@ -809,21 +804,19 @@ fn fresh_ids(spec: &ehrsynth_table::ColumnSpec, rows: usize) -> Result<Column, G
 /// One synthetic row as, per visited column, the training row its value is taken from.
 fn sample_sources(
     fitted: &Fitted,
-    numbers: &[Vec<Option<f64>>],
     fixed: Option<(usize, usize)>,
     rng: &mut ChaCha8Rng,
 ) -> Vec<usize> {
     let mut sources = Vec::with_capacity(fitted.trees.len());
-    let mut bins = vec![0u8; fitted.bins.len()];
+    let mut bins = vec![0u8; fitted.train_bins.len()];
     for (&j, tree) in fitted.order.iter().zip(&fitted.trees) {
-        let source = match fixed {
-            Some((column, row)) if column == j => row,
-            _ if fitted.target.as_ref().is_some_and(|t| t.column == j) => {
-                fitted.target.as_ref().map_or(0, |t| t.draw(&bins, rng))
-            }
-            _ => tree.draw(&bins, |row| numbers[j][row].is_none(), rng),
+        let column = &fitted.train_bins[j];
+        let source = match (fixed, &fitted.target) {
+            (Some((fixed_column, row)), _) if fixed_column == j => row,
+            (_, Some(target)) if target.column == j => target.draw(&bins, rng),
+            _ => tree.draw(&bins, |row| column[row] == 0, rng),
         };
-        bins[j] = fitted.bins[j].bin(numbers[j][source]);
+        bins[j] = column[source];
         sources.push(source);
     }
     sources
