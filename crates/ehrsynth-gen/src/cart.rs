@@ -37,6 +37,7 @@ use ehrsynth_table::{Column, ColumnKind, Progress, Role, Schema, Table};
 
 use crate::generator::{GenError, Generator, SampleOptions, build_table, sample_in_blocks};
 use crate::order_gaps::OrderGaps;
+use crate::registry::{GeneratorSettings, Setting};
 
 /// Value bins per column (a missing cell has a bin of its own beside them).
 pub const MAX_BINS: usize = 32;
@@ -58,14 +59,57 @@ pub struct CartConfig {
     pub target_trees: usize,
 }
 
+/// `--set min_leaf=N`.
+const MIN_LEAF: Setting = Setting {
+    name: "min_leaf",
+    about: "fewest fitting rows a leaf holds (larger: more privacy, less detail)",
+    default: 20.0,
+    min: 1.0,
+    max: 1e9,
+};
+/// `--set max_depth=N`.
+const MAX_DEPTH: Setting = Setting {
+    name: "max_depth",
+    about: "deepest a tree grows",
+    default: 16.0,
+    min: 1.0,
+    max: 64.0,
+};
+/// `--set fit_rows=N`.
+const FIT_ROWS: Setting = Setting {
+    name: "fit_rows",
+    about: "training rows each tree is grown on (drawn with the seed)",
+    default: 20_000.0,
+    min: 1.0,
+    max: 1e9,
+};
+/// `--set target_trees=N`.
+const TARGET_TREES: Setting = Setting {
+    name: "target_trees",
+    about: "trees averaged to draw a flag or categorical target",
+    default: 10.0,
+    min: 1.0,
+    max: 1_000.0,
+};
+
+/// The settings `--set` may change, with the defaults [`CartConfig::default`] uses.
+pub const SETTINGS: &[Setting] = &[MIN_LEAF, MAX_DEPTH, FIT_ROWS, TARGET_TREES];
+
+impl CartConfig {
+    /// The configuration `settings` give (each setting not given keeps its default).
+    pub fn from_settings(settings: &GeneratorSettings) -> Self {
+        Self {
+            min_leaf: settings.count(&MIN_LEAF),
+            max_depth: settings.count(&MAX_DEPTH),
+            fit_rows: settings.count(&FIT_ROWS),
+            target_trees: settings.count(&TARGET_TREES),
+        }
+    }
+}
+
 impl Default for CartConfig {
     fn default() -> Self {
-        Self {
-            min_leaf: 20,
-            max_depth: 16,
-            fit_rows: 20_000,
-            target_trees: 10,
-        }
+        Self::from_settings(&GeneratorSettings::default())
     }
 }
 

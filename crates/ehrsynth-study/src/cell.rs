@@ -45,7 +45,10 @@ pub fn statistical_generator(
 ) -> Result<Box<dyn Generator>, String> {
     match kind {
         GeneratorKind::Statistical(entry) => entry
-            .generator(&GeneratorSettings { epsilon })
+            .generator(&GeneratorSettings {
+                epsilon,
+                ..GeneratorSettings::default()
+            })
             .map_err(|e| e.to_string()),
         GeneratorKind::Llm => Err("the LLM generator is built from LlmSettings".into()),
     }

@@ -29,7 +29,10 @@ fn main() {
     for entry in GENERATORS {
         runs.push((entry.name.into(), entry, GeneratorSettings::default()));
         if entry.takes_epsilon {
-            let private = GeneratorSettings { epsilon: Some(1.0) };
+            let private = GeneratorSettings {
+                epsilon: Some(1.0),
+                ..GeneratorSettings::default()
+            };
             runs.push((format!("{} eps=1", entry.name), entry, private));
         }
     }

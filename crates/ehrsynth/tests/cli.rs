@@ -439,6 +439,30 @@ fn generate_with_both_generators_features_and_a_condition() {
         !run.status.success()
             && text(&run.stderr).contains("--epsilon applies to the Bayesian network only")
     );
+    let with_setting = |generator: &str, setting: &str| {
+        ehrsynth(&[
+            "generate",
+            "--train",
+            path(&train),
+            "--generator",
+            generator,
+            "--rows",
+            "5",
+            "--set",
+            setting,
+            "--out",
+            path(&p(&format!("{generator}-set.csv"))),
+        ])
+    };
+    assert!(with_setting("cart", "min_leaf=50").status.success());
+    let run = with_setting("cart", "leaf=50");
+    assert!(
+        !run.status.success() && text(&run.stderr).contains("its settings: min_leaf, max_depth"),
+        "{}",
+        text(&run.stderr)
+    );
+    let run = with_setting("copula", "min_leaf=50");
+    assert!(!run.status.success() && text(&run.stderr).contains("takes no settings"));
     let run = ehrsynth(&[
         "generate",
         "--train",

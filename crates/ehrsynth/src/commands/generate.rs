@@ -40,7 +40,7 @@ rows than --rows were generated (those are written; a rerun resumes from the jou
 fn generator_values() -> PossibleValuesParser {
     let statistical = registry::GENERATORS
         .iter()
-        .map(|g| PossibleValue::new(g.name).help(g.about));
+        .map(|g| PossibleValue::new(g.name).help(g.help()));
     let llm = PossibleValue::new(registry::LLM)
         .help("An LLM with one of the four prompting strategies (hosted APIs or a local server)");
     PossibleValuesParser::new(statistical.chain(std::iter::once(llm)))
@@ -71,6 +71,10 @@ pub struct GenerateArgs {
     /// Differential privacy budget for the Bayesian network (omit for no DP).
     #[arg(long)]
     epsilon: Option<f64>,
+    /// A setting of the generator, as NAME=VALUE (repeat), e.g. `--set min_leaf=50` for cart;
+    /// each generator's settings and defaults are listed under --generator.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
     /// Seed for fitting and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -251,8 +255,13 @@ fn keep_group_column(args: &GenerateArgs, schema: &Schema, features: &mut Vec<St
     }
 }
 
-/// A fresh statistical generator called `name` (one of the registry's).
-pub fn new_generator(name: &str, epsilon: Option<f64>) -> anyhow::Result<Box<dyn Generator>> {
+/// A fresh statistical generator called `name` (one of the registry's), with `--epsilon` and
+/// the `--set NAME=VALUE` settings.
+pub fn new_generator(
+    name: &str,
+    epsilon: Option<f64>,
+    settings: &[String],
+) -> anyhow::Result<Box<dyn Generator>> {
     let Some(entry) = registry::find(name) else {
         bail!("no statistical generator '{name}' (the LLM needs its options: use llm_generator)");
     };
@@ -263,7 +272,8 @@ pub fn new_generator(name: &str, epsilon: Option<f64>) -> anyhow::Result<Box<dyn
             registry::epsilon_takers(|g| g.name)
         );
     }
-    Ok(entry.generator(&registry::GeneratorSettings { epsilon })?)
+    let settings = registry::GeneratorSettings::with_assignments(epsilon, settings)?;
+    Ok(entry.generator(&settings)?)
 }
 
 /// Options given that would do nothing, each with what to do instead.
@@ -288,6 +298,12 @@ fn options_that_do_nothing(args: &GenerateArgs) -> Vec<String> {
             }
         }
         return said;
+    }
+    if !args.settings.is_empty() {
+        said.push(
+            "--set applies to the statistical generators (the LLM has its own options); it is ignored"
+                .to_string(),
+        );
     }
     let examples = default_examples(&o.provider, o.real_examples);
     match &o.allow_real_examples {
@@ -347,7 +363,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
             None => return Ok(()), // --estimate
         }
     } else {
-        new_generator(&args.generator, args.epsilon)?
+        new_generator(&args.generator, args.epsilon, &args.settings)?
     };
     let bars = Bars::default();
     let started = std::time::Instant::now();
