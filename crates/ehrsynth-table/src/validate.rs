@@ -1,5 +1,8 @@
 //! Row validation against a [`Schema`]: every rejected row comes with the columns that failed
 //! and why, so generators can log rejections and users can see what went wrong.
+//!
+//! An id column is checked for its kind and for missing values only: generators write fresh
+//! ids (1, 2, 3, ...), so the real ids' range or values say nothing about a valid row.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +10,7 @@ use std::fmt;
 use crate::cell::{expected_text, is_missing_in, parse_binary, parse_integer, parse_number};
 use crate::column::Value;
 use crate::error::{TableError, short_list};
-use crate::schema::{ColumnKind, ColumnSpec, Schema};
+use crate::schema::{ColumnKind, ColumnSpec, Role, Schema};
 use crate::table::Table;
 
 /// Why one cell was rejected.
@@ -145,8 +148,11 @@ impl ValidationReport {
     }
 }
 
-/// Checks a numeric value against the spec's range.
+/// Checks a numeric value against the spec's range (an id column has none that binds).
 fn check_range(spec: &ColumnSpec, value: f64) -> Option<RejectReason> {
+    if spec.role == Role::Id {
+        return None;
+    }
     let below = spec.min.is_some_and(|lo| value < lo);
     let above = spec.max.is_some_and(|hi| value > hi);
     (below || above).then_some(RejectReason::OutOfRange {
@@ -178,7 +184,8 @@ pub fn validate_text(spec: &ColumnSpec, text: &str) -> Option<RejectReason> {
         ColumnKind::Binary => parse_binary(text).is_none().then(wrong_type),
         ColumnKind::Categorical => {
             let t = text.trim();
-            (!spec.categories.is_empty() && !spec.categories.iter().any(|c| c == t)).then(|| {
+            let listed = spec.categories.is_empty() || spec.categories.iter().any(|c| c == t);
+            (spec.role != Role::Id && !listed).then(|| {
                 RejectReason::UnknownCategory {
                     value: t.to_string(),
                 }
@@ -342,6 +349,23 @@ mod tests {
         let vent = ColumnSpec::new("ventdays", ColumnKind::Integer);
         let female = ColumnSpec::new("is_female", ColumnKind::Binary);
         Schema::new(vec![age, race, vent, female]).unwrap()
+    }
+
+    #[test]
+    fn id_columns_accept_fresh_ids_outside_the_real_range_but_not_the_wrong_type() {
+        let mut id = ColumnSpec::new("pidnum", ColumnKind::Integer);
+        id.role = Role::Id;
+        id.min = Some(10_056.0);
+        id.max = Some(990_077.0);
+        assert_eq!(validate_text(&id, "1"), None);
+        assert!(matches!(validate_text(&id, "a7"), Some(RejectReason::WrongType { .. })));
+        let mut feature = id.clone();
+        feature.role = Role::Feature;
+        assert!(matches!(validate_text(&feature, "1"), Some(RejectReason::OutOfRange { .. })));
+        let mut text_id = ColumnSpec::new("stay", ColumnKind::Categorical);
+        text_id.role = Role::Id;
+        text_id.categories = vec!["s-17".into()];
+        assert_eq!(validate_text(&text_id, "3"), None);
     }
 
     #[test]
