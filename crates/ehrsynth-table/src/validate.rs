@@ -185,10 +185,8 @@ pub fn validate_text(spec: &ColumnSpec, text: &str) -> Option<RejectReason> {
         ColumnKind::Categorical => {
             let t = text.trim();
             let listed = spec.categories.is_empty() || spec.categories.iter().any(|c| c == t);
-            (spec.role != Role::Id && !listed).then(|| {
-                RejectReason::UnknownCategory {
-                    value: t.to_string(),
-                }
+            (spec.role != Role::Id && !listed).then(|| RejectReason::UnknownCategory {
+                value: t.to_string(),
             })
         }
     }
@@ -358,10 +356,16 @@ mod tests {
         id.min = Some(10_056.0);
         id.max = Some(990_077.0);
         assert_eq!(validate_text(&id, "1"), None);
-        assert!(matches!(validate_text(&id, "a7"), Some(RejectReason::WrongType { .. })));
+        assert!(matches!(
+            validate_text(&id, "a7"),
+            Some(RejectReason::WrongType { .. })
+        ));
         let mut feature = id.clone();
         feature.role = Role::Feature;
-        assert!(matches!(validate_text(&feature, "1"), Some(RejectReason::OutOfRange { .. })));
+        assert!(matches!(
+            validate_text(&feature, "1"),
+            Some(RejectReason::OutOfRange { .. })
+        ));
         let mut text_id = ColumnSpec::new("stay", ColumnKind::Categorical);
         text_id.role = Role::Id;
         text_id.categories = vec!["s-17".into()];
