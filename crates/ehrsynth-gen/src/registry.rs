@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(
             error("cart", &["leaf=5"]),
             "the sequential CART has no setting leaf \
-             (its settings: min_leaf, max_depth, fit_rows, target_trees)"
+             (its settings: min_leaf, max_depth, fit_rows, target_trees, additive_target)"
         );
         assert!(error("cart", &["min_leaf=0"]).contains("from 1 to"));
         assert!(error("cart", &["max_depth=2.5"]).contains("not a whole number"));

@@ -41,7 +41,7 @@ enum Command {
     /// Split a table into train and holdout: stratified on the target, or by hospital.
     #[command(after_help = commands::split::EXAMPLES)]
     Split(commands::split::SplitArgs),
-    /// Fit a generator (Gaussian copula, Bayesian network) on a training table and write synthetic rows.
+    /// Fit a generator (Gaussian copula, Bayesian network, sequential CART) on a training table and write synthetic rows.
     #[command(after_help = commands::generate::EXAMPLES)]
     Generate(Box<commands::generate::GenerateArgs>),
     /// Audit a synthetic table: fidelity, utility across hospitals, fairness, privacy.

@@ -191,21 +191,35 @@ fn leaves_hold_at_least_min_leaf_rows_and_unfitted_or_empty_input_is_an_error() 
 }
 
 #[test]
-fn a_flag_target_is_drawn_from_a_forest_and_keeps_its_interaction() {
+fn a_flag_target_is_drawn_from_a_forest_or_the_additive_model_and_keeps_its_interaction() {
+    for additive_target in [false, true] {
+        flag_target_keeps_its_interaction(CartConfig {
+            additive_target,
+            ..CartConfig::default()
+        });
+    }
+}
+
+fn flag_target_keeps_its_interaction(config: CartConfig) {
     let table = interaction_table();
     let hints = ehrsynth_table::schema::RoleHints {
         target: Some("y".into()),
         ..Default::default()
     };
     let schema = Schema::infer(&table, &hints).unwrap();
-    let mut cart = SequentialCart::new(CartConfig::default());
+    let mut cart = SequentialCart::new(config);
     cart.fit(&table, &schema, 1, &NoProgress).unwrap();
     let fitted = cart.fitted.as_ref().unwrap();
     let forest = fitted
         .target
         .as_ref()
         .expect("a forest for the flag target");
-    assert_eq!(forest.trees.len(), CartConfig::default().target_trees);
+    if config.additive_target {
+        assert!(forest.additive.is_some() && forest.trees.is_empty());
+    } else {
+        assert_eq!(forest.trees.len(), config.target_trees);
+        assert!(forest.additive.is_none());
+    }
     assert_eq!(
         *fitted.order.last().unwrap(),
         2,
@@ -218,7 +232,7 @@ fn a_flag_target_is_drawn_from_a_forest_and_keeps_its_interaction() {
     let agree = (0..3000)
         .filter(|&i| (y[i] == Some(1.0)) == (a[i].unwrap() > 50.0 && g.value(i).to_string() == "b"))
         .count();
-    assert!(agree as f64 / 3000.0 > 0.95, "{agree} of 3000");
+    assert!(agree as f64 / 3000.0 > 0.95, "{agree} of 3000 ({config:?})");
 }
 
 #[test]
